@@ -1,0 +1,64 @@
+"""xrayfeat: a strong, fast and honest classical baseline for chest X-ray classification.
+
+Handcrafted features (HOG, LBP, intensity statistics, GLCM) extracted after
+denoising and lung segmentation, cached on disk, and fed to calibrated SVM,
+XGBoost or logistic-regression classifiers with a deliberately chosen threshold.
+
+Importing the package is cheap: submodules (and OpenCV, scikit-image,
+scikit-learn, xgboost) are loaded on first use of the names below.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from ._version import FEATURE_VERSION, __version__
+from .exceptions import (
+    ConfigError,
+    DatasetError,
+    DuplicateImageError,
+    ImageReadError,
+    ModelFileError,
+    SegmentationError,
+    XrayfeatError,
+)
+
+# public name -> submodule that defines it (imported lazily, PEP 562)
+_LAZY = {
+    "read_image": "io",
+    "read_images": "io",
+    "load_dataset": "dataset",
+    "Dataset": "dataset",
+    "patient_folds": "dataset",
+    "datasets": None,
+}
+
+__all__ = [
+    "__version__",
+    "FEATURE_VERSION",
+    "XrayfeatError",
+    "ImageReadError",
+    "DatasetError",
+    "DuplicateImageError",
+    "ConfigError",
+    "SegmentationError",
+    "ModelFileError",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'xrayfeat' has no attribute {name!r}")
+    module = _LAZY[name]
+    if module is None:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

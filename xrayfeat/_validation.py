@@ -1,0 +1,210 @@
+"""Shared input checks and scikit-learn-style parameter validation.
+
+Every public entry point that takes pixels calls :func:`check_image` so the whole
+library sees one convention: a 2-D C-contiguous float32 array with values in [0, 1].
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from .exceptions import ConfigError
+
+__all__ = [
+    "check_image",
+    "check_mask",
+    "Interval",
+    "Options",
+    "check_params",
+]
+
+
+def check_image(image: Any, *, name: str = "image", min_side: int = 1) -> np.ndarray:
+    """Return ``image`` as a 2-D C-contiguous float32 array in [0, 1].
+
+    Parameters
+    ----------
+    image : array-like of shape (rows, cols)
+        Grey image. float arrays must already lie in [0, 1]; integer arrays are
+        scaled by their dtype's maximum; bool arrays map to {0, 1}.
+    name : str, default="image"
+        Name used in error messages.
+    min_side : int, default=1
+        Smallest accepted number of rows and columns.
+
+    Returns
+    -------
+    ndarray of shape (rows, cols), dtype float32
+
+    Raises
+    ------
+    ConfigError
+        If the array is not 2-D, is too small, holds NaN/inf, or float values
+        outside [0, 1].
+    """
+    arr = np.asarray(image)
+    if arr.ndim != 2:
+        raise ConfigError(
+            f"{name} must be a 2-D grey array of shape (rows, cols); got shape "
+            f"{arr.shape}. Use xrayfeat.read_image to convert colour images."
+        )
+    if min(arr.shape) < min_side:
+        raise ConfigError(
+            f"{name} must be at least {min_side} x {min_side} pixels; got {arr.shape}."
+        )
+    if arr.dtype == bool:
+        return np.ascontiguousarray(arr, dtype=np.float32)
+    if np.issubdtype(arr.dtype, np.integer):
+        info = np.iinfo(arr.dtype)
+        if info.min < 0 and arr.min(initial=0) < 0:
+            raise ConfigError(f"{name} has negative integer values; expected a grey image.")
+        return np.ascontiguousarray(arr, dtype=np.float32) / np.float32(info.max)
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise ConfigError(f"{name} must be numeric; got dtype {arr.dtype}.")
+    out = np.ascontiguousarray(arr, dtype=np.float32)
+    lo, hi = float(out.min()), float(out.max())
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise ConfigError(f"{name} contains NaN or infinite values.")
+    if lo < 0.0 or hi > 1.0:
+        raise ConfigError(
+            f"float {name} must have values in [0, 1]; got range [{lo:.4g}, {hi:.4g}]. "
+            "Rescale it first (e.g. xrayfeat.read_image or image / image.max())."
+        )
+    return out
+
+
+def check_mask(mask: Any, shape: tuple[int, ...], *, name: str = "mask") -> np.ndarray:
+    """Return ``mask`` as a bool array, checking it matches ``shape``.
+
+    Parameters
+    ----------
+    mask : array-like of shape (rows, cols)
+        Mask; non-zero means inside.
+    shape : tuple of int
+        Shape of the image the mask belongs to.
+    name : str, default="mask"
+        Name used in error messages.
+
+    Returns
+    -------
+    ndarray of bool, shape ``shape``
+
+    Raises
+    ------
+    ConfigError
+        If the shapes differ.
+    """
+    arr = np.asarray(mask)
+    if arr.shape != tuple(shape):
+        raise ConfigError(f"{name} has shape {arr.shape} but the image has shape {tuple(shape)}.")
+    return arr.astype(bool, copy=False)
+
+
+class Interval:
+    """A numeric range constraint, e.g. ``Interval(int, 1, None)`` for "int >= 1".
+
+    Parameters
+    ----------
+    kind : {int, float}
+        ``int`` accepts integers only; ``float`` accepts any real number.
+    low, high : float or None
+        Bounds; None means unbounded.
+    closed : {"both", "left", "right", "neither"}, default="both"
+        Which bounds are inclusive.
+    """
+
+    def __init__(self, kind: type, low: float | None, high: float | None, *, closed: str = "both"):
+        self.kind, self.low, self.high, self.closed = kind, low, high, closed
+
+    def __call__(self, value: Any) -> bool:
+        if isinstance(value, bool):
+            return False
+        want = numbers.Integral if self.kind is int else numbers.Real
+        if not isinstance(value, want):
+            return False
+        lo_ok = self.low is None or (
+            value >= self.low if self.closed in ("both", "left") else value > self.low
+        )
+        hi_ok = self.high is None or (
+            value <= self.high if self.closed in ("both", "right") else value < self.high
+        )
+        return bool(lo_ok and hi_ok)
+
+    def __str__(self) -> str:
+        left = "[" if self.closed in ("both", "left") else "("
+        right = "]" if self.closed in ("both", "right") else ")"
+        lo = "-inf" if self.low is None else self.low
+        hi = "inf" if self.high is None else self.high
+        return f"{'an int' if self.kind is int else 'a float'} in the range {left}{lo}, {hi}{right}"
+
+
+class Options:
+    """A constraint that accepts one of a fixed set of values."""
+
+    def __init__(self, *values: Any):
+        self.values = values
+
+    def __call__(self, value: Any) -> bool:
+        return any(value == v and type(value) is type(v) for v in self.values)
+
+    def __str__(self) -> str:
+        return "one of {" + ", ".join(repr(v) for v in self.values) + "}"
+
+
+Constraint = Interval | Options | type | Callable[[Any], bool] | None
+
+
+def _describe(constraint: Constraint) -> str:
+    if constraint is None:
+        return "None"
+    if isinstance(constraint, type):
+        return f"an instance of {constraint.__name__}"
+    return str(constraint)
+
+
+def _satisfies(value: Any, constraint: Constraint) -> bool:
+    if constraint is None:
+        return value is None
+    if isinstance(constraint, type):
+        return isinstance(value, constraint)
+    return bool(constraint(value))
+
+
+def check_params(
+    params: Mapping[str, Any],
+    constraints: Mapping[str, Iterable[Constraint]],
+    *,
+    owner: str,
+) -> None:
+    """Validate ``params`` against declared constraints, scikit-learn style.
+
+    Parameters
+    ----------
+    params : mapping
+        Parameter names to values.
+    constraints : mapping
+        Parameter names to a list of acceptable constraints (any one may match).
+    owner : str
+        Name of the function or class, used in the message.
+
+    Raises
+    ------
+    ConfigError
+        ``The 'x' parameter of Owner must be ... Got ... instead.``
+    """
+    for key, value in params.items():
+        allowed = list(constraints.get(key, ()))
+        if key not in constraints:
+            raise ConfigError(
+                f"{owner} got an unknown parameter {key!r}; valid parameters are "
+                f"{sorted(constraints)}."
+            )
+        if not any(_satisfies(value, c) for c in allowed):
+            choices = " or ".join(_describe(c) for c in allowed)
+            raise ConfigError(
+                f"The {key!r} parameter of {owner} must be {choices}. Got {value!r} instead."
+            )

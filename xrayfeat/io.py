@@ -1,0 +1,416 @@
+"""Reading images: any supported file or array in, 2-D float32 in [0, 1] out.
+
+Decoding is done by OpenCV (libjpeg-turbo, libpng, libtiff). Before OpenCV sees
+the bytes, the file's signature and header are checked here, so that a missing,
+empty, truncated, foreign or absurdly large file produces an :class:`ImageReadError`
+that names the file and the reason instead of a ``None`` or a cv2 traceback.
+
+JPEG files can be decoded at 1/2, 1/4 or 1/8 resolution inside libjpeg (the
+inverse DCT is computed on fewer coefficients), which is cheaper than decoding at
+full size and then resizing, and hands every later stage a small image. :func:`read_image` uses that
+automatically when it is told the size the caller will resize to (``target_size``).
+"""
+
+from __future__ import annotations
+
+import io as _pyio
+import os
+import struct
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from ._validation import Interval, Options, check_params
+from .exceptions import ImageReadError
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "read_image",
+    "read_images",
+    "image_format",
+    "ReadResult",
+]
+
+#: File name endings that :func:`read_image` accepts (lower case).
+IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png", ".bmp", ".tif", ".tiff", ".dcm", ".dicom")
+
+#: Default refusal limit: 2**28 pixels (16,384 x 16,384) decodes to 256 MB of
+#: uint8 and 1 GB of float32, far beyond any radiograph.
+DEFAULT_MAX_PIXELS = 2**28
+
+_SIGNATURES = (
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"BM", "bmp"),
+    (b"II*\x00", "tiff"),
+    (b"MM\x00*", "tiff"),
+)
+# Grey levels cv2.IMREAD_REDUCED_GRAYSCALE_{2,4,8} decode JPEGs at.
+_REDUCED_FLAGS = {2: 16, 4: 32, 8: 64}
+
+
+def image_format(data: bytes) -> str | None:
+    """Identify an image format from its first bytes.
+
+    Parameters
+    ----------
+    data : bytes
+        At least the first 132 bytes of the file.
+
+    Returns
+    -------
+    {"jpeg", "png", "bmp", "tiff", "dicom"} or None
+        None when the bytes match no supported format.
+    """
+    for magic, name in _SIGNATURES:
+        if data.startswith(magic):
+            return name
+    if data[128:132] == b"DICM":
+        return "dicom"
+    return None
+
+
+def _jpeg_header(data: bytes) -> tuple[int, int] | None:
+    """Return (rows, cols) from a JPEG's start-of-frame marker, or None if absent."""
+    i, n = 2, len(data)
+    while i + 4 <= n:
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # stand-alone markers
+            i += 2
+            continue
+        (length,) = struct.unpack(">H", data[i + 2 : i + 4])
+        # SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC) carry the frame size.
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            if i + 9 > n:
+                return None
+            rows, cols = struct.unpack(">HH", data[i + 5 : i + 9])
+            return rows, cols
+        i += 2 + length
+    return None
+
+
+def _header_shape(data: bytes, fmt: str) -> tuple[int, int] | None:
+    """Image (rows, cols) read from the header without decoding, where cheap."""
+    if fmt == "jpeg":
+        return _jpeg_header(data)
+    if fmt == "png" and len(data) >= 24 and data[12:16] == b"IHDR":
+        cols, rows = struct.unpack(">II", data[16:24])
+        return rows, cols
+    if fmt == "bmp" and len(data) >= 26:
+        cols, rows = struct.unpack("<ii", data[18:26])
+        return abs(rows), abs(cols)
+    return None
+
+
+def _check_complete(data: bytes, fmt: str, path: Any) -> None:
+    """Refuse files whose end marker is missing (truncated downloads or copies)."""
+    if fmt == "jpeg" and b"\xff\xd9" not in data[-4096:]:
+        raise ImageReadError(path, "truncated JPEG (no end-of-image marker); the file is incomplete")
+    if fmt == "png" and b"IEND" not in data[-64:]:
+        raise ImageReadError(path, "truncated PNG (no IEND chunk); the file is incomplete")
+
+
+def _to_unit_float(arr: np.ndarray, path: Any) -> np.ndarray:
+    """Scale a decoded grey array to float32 in [0, 1] by its dtype's range."""
+    if arr.dtype == np.uint8:
+        return arr.astype(np.float32) * np.float32(1 / 255)
+    if arr.dtype == np.uint16:
+        return arr.astype(np.float32) * np.float32(1 / 65535)
+    if np.issubdtype(arr.dtype, np.floating):
+        out = arr.astype(np.float32)
+        if not np.isfinite(out).all():
+            raise ImageReadError(path, "image contains NaN or infinite values")
+        lo, hi = float(out.min()), float(out.max())
+        if lo < 0 or hi > 1:
+            # Float TIFFs carry arbitrary units; map the observed range onto [0, 1].
+            out = (out - lo) / (hi - lo) if hi > lo else np.zeros_like(out)
+        return out
+    if np.issubdtype(arr.dtype, np.integer):
+        info = np.iinfo(arr.dtype)
+        return ((arr.astype(np.float64) - info.min) / (info.max - info.min)).astype(np.float32)
+    if arr.dtype == bool:
+        return arr.astype(np.float32)
+    raise ImageReadError(path, f"unsupported pixel type {arr.dtype}")
+
+
+def _to_grey(arr: np.ndarray, path: Any) -> np.ndarray:
+    """Collapse (rows, cols[, channels]) to (rows, cols); alpha is dropped."""
+    import cv2
+
+    if arr.ndim == 2:
+        return arr
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        return arr[:, :, 0]
+    if arr.ndim == 3 and arr.shape[2] in (3, 4):
+        if arr.dtype not in (np.uint8, np.uint16, np.float32):
+            arr = arr.astype(np.float32)
+        code = cv2.COLOR_BGR2GRAY if arr.shape[2] == 3 else cv2.COLOR_BGRA2GRAY
+        return cv2.cvtColor(np.ascontiguousarray(arr), code)
+    raise ImageReadError(
+        path, f"expected a grey, RGB or RGBA image; got an array of shape {arr.shape}"
+    )
+
+
+def _read_dicom(data: bytes, path: Any) -> np.ndarray:
+    """Decode a DICOM file to float32 [0, 1]: modality LUT, VOI LUT, MONOCHROME1 inverted."""
+    try:
+        import pydicom
+        from pydicom.pixels import apply_modality_lut, apply_voi_lut
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImageReadError(
+            path, "reading DICOM needs the optional pydicom package: pip install 'xrayfeat[dicom]'"
+        ) from exc
+    try:
+        ds = pydicom.dcmread(_pyio.BytesIO(data))
+        pixels = ds.pixel_array
+    except Exception as exc:  # pydicom raises many types for broken files
+        raise ImageReadError(path, f"invalid DICOM ({type(exc).__name__}: {exc})") from None
+    if pixels.ndim != 2:
+        raise ImageReadError(
+            path, f"expected a single-frame grey DICOM; got pixel data of shape {pixels.shape}"
+        )
+    values = apply_modality_lut(pixels, ds)
+    if "WindowCenter" in ds or "VOILUTSequence" in ds:
+        values = apply_voi_lut(values, ds)
+    values = np.asarray(values, dtype=np.float64)
+    lo, hi = values.min(), values.max()
+    out = ((values - lo) / (hi - lo) if hi > lo else np.zeros_like(values)).astype(np.float32)
+    if getattr(ds, "PhotometricInterpretation", "") == "MONOCHROME1":
+        out = 1.0 - out  # MONOCHROME1 stores bright as low values
+    return out
+
+
+def _reduction_factor(shape: tuple[int, int] | None, target_size: int | None) -> int:
+    """Largest libjpeg scale 1/r that keeps the short side at or above ``target_size``."""
+    if shape is None or target_size is None:
+        return 1
+    short = min(shape)
+    for r in (8, 4, 2):
+        if short // r >= target_size:
+            return r
+    return 1
+
+
+def _decode_bytes(
+    data: bytes, path: Any, *, target_size: int | None, max_pixels: int
+) -> np.ndarray:
+    import cv2
+
+    if len(data) == 0:
+        raise ImageReadError(path, "the file is empty (0 bytes)")
+    fmt = image_format(data[:132])
+    if fmt is None:
+        raise ImageReadError(
+            path, "not a supported image (JPEG, PNG, BMP, TIFF or DICOM signature not found)"
+        )
+    if fmt == "dicom":
+        return _read_dicom(data, path)
+    _check_complete(data, fmt, path)
+    shape = _header_shape(data, fmt)
+    if shape is not None and shape[0] * shape[1] > max_pixels:
+        raise ImageReadError(
+            path,
+            f"image is {shape[1]} x {shape[0]} pixels, more than max_pixels={max_pixels}; "
+            "raise max_pixels if this is intended",
+        )
+    buf = np.frombuffer(data, dtype=np.uint8)
+    factor = _reduction_factor(shape, target_size) if fmt == "jpeg" else 1
+    if fmt == "jpeg":
+        # libjpeg converts colour to grey (and downscales) during decoding: cheapest path.
+        flag = _REDUCED_FLAGS.get(factor, cv2.IMREAD_GRAYSCALE)
+    else:
+        # Keep 16-bit depth and all channels; grey conversion happens below.
+        flag = cv2.IMREAD_UNCHANGED
+    try:
+        arr = cv2.imdecode(buf, flag)
+    except cv2.error as exc:
+        raise ImageReadError(path, f"the {fmt.upper()} decoder failed ({exc.msg.strip()})") from None
+    if arr is None:
+        raise ImageReadError(path, f"the {fmt.upper()} data is corrupt and could not be decoded")
+    if arr.size > max_pixels:
+        raise ImageReadError(path, f"image has {arr.size} pixels, more than max_pixels={max_pixels}")
+    return _to_unit_float(_to_grey(arr, path), path)
+
+
+def _from_array(arr: np.ndarray) -> np.ndarray:
+    """Convert an in-memory array (grey, RGB or RGBA, channels last) to float32 [0, 1].
+
+    Colour arrays are taken as RGB(A), the numpy convention (skimage, PIL), unlike
+    OpenCV's BGR file decoding.
+    """
+    if arr.ndim == 3 and arr.shape[2] in (3, 4):
+        arr = np.ascontiguousarray(arr[:, :, [2, 1, 0] + ([3] if arr.shape[2] == 4 else [])])
+    if arr.dtype.kind == "f" and arr.size and (arr.min() < 0 or arr.max() > 1):
+        raise ImageReadError(
+            None,
+            f"float arrays must have values in [0, 1]; got [{arr.min():.4g}, {arr.max():.4g}]",
+        )
+    return _to_unit_float(_to_grey(arr, None), None)
+
+
+def read_image(
+    source: str | os.PathLike | np.ndarray,
+    *,
+    target_size: int | None = None,
+    min_side: int = 16,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> np.ndarray:
+    """Read an image file or array as a 2-D float32 array in [0, 1].
+
+    Parameters
+    ----------
+    source : str, path-like or ndarray
+        A JPEG, PNG, BMP, TIFF or DICOM file (recognised by content, not by
+        name), or an array of shape (rows, cols), (rows, cols, 1), (rows, cols, 3)
+        RGB or (rows, cols, 4) RGBA. uint8 and uint16 values are scaled by 255
+        and 65535; float arrays must already be in [0, 1].
+    target_size : int or None, default=None
+        Short side, in pixels, that the caller will resize the image to. When
+        given, JPEG files are decoded at the smallest of 1/1, 1/2, 1/4 or 1/8
+        resolution whose short side is still >= ``target_size``. The output then
+        has the reduced shape. Other formats ignore it. Measured by
+        ``benchmarks/bench_read.py``: 1.3-1.4x faster decoding on 1-3 k px
+        radiographs (entropy decoding, which cannot be reduced, dominates), and
+        every later stage works on 16-64x fewer pixels.
+    min_side : int, default=16
+        Images with fewer rows or columns are refused as degenerate.
+    max_pixels : int, default=2**28
+        Images with more pixels are refused before being decoded.
+
+    Returns
+    -------
+    image : ndarray of shape (rows, cols), dtype float32
+        Grey values in [0, 1]. Colour is converted with the ITU-R BT.601 luma
+        weights; alpha is dropped; DICOM MONOCHROME1 is inverted so bone is bright.
+
+    Raises
+    ------
+    ImageReadError
+        If the file is missing, empty, truncated, not an image, corrupt,
+        smaller than ``min_side`` or larger than ``max_pixels``. The message
+        names the file and the reason.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xrayfeat import read_image
+    >>> rgb = np.zeros((64, 48, 3), dtype=np.uint8); rgb[..., 0] = 255
+    >>> img = read_image(rgb)
+    >>> img.shape, img.dtype, round(float(img.max()), 2)
+    ((64, 48), dtype('float32'), 0.3)
+    """
+    check_params(
+        {"target_size": target_size, "min_side": min_side, "max_pixels": max_pixels},
+        {
+            "target_size": [None, Interval(int, 1, None)],
+            "min_side": [Interval(int, 1, None)],
+            "max_pixels": [Interval(int, 1, None)],
+        },
+        owner="read_image",
+    )
+    if isinstance(source, np.ndarray):
+        path = None
+        if source.size > max_pixels * 4:
+            raise ImageReadError(None, f"array has {source.size} values, more than allowed")
+        image = _from_array(source)
+    elif isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read()
+        except FileNotFoundError:
+            raise ImageReadError(path, "no such file") from None
+        except IsADirectoryError:
+            raise ImageReadError(path, "this is a directory, not an image file") from None
+        except OSError as exc:
+            raise ImageReadError(path, f"the file cannot be opened ({exc.strerror})") from None
+        image = _decode_bytes(data, path, target_size=target_size, max_pixels=max_pixels)
+    else:
+        raise ImageReadError(
+            None, f"expected a file path or a numpy array; got {type(source).__name__}"
+        )
+    if min(image.shape) < min_side:
+        raise ImageReadError(
+            path,
+            f"image is only {image.shape[1]} x {image.shape[0]} pixels; at least "
+            f"{min_side} x {min_side} is needed (min_side)",
+        )
+    return image
+
+
+@dataclass
+class ReadResult:
+    """What :func:`read_images` read and what it skipped.
+
+    Attributes
+    ----------
+    images : list of ndarray
+        The images that were read, in input order.
+    indices : list of int
+        Position in the input of each entry of ``images``.
+    skipped : list of (str, str)
+        ``(path, reason)`` for every input that could not be read.
+    """
+
+    images: list[np.ndarray] = field(default_factory=list)
+    indices: list[int] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def read_images(
+    sources: Iterable[str | os.PathLike | np.ndarray],
+    *,
+    on_error: Literal["raise", "skip"] = "raise",
+    target_size: int | None = None,
+    min_side: int = 16,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> ReadResult:
+    """Read many images, either stopping at the first bad one or skipping it.
+
+    Parameters
+    ----------
+    sources : iterable of str, path-like or ndarray
+        Inputs accepted by :func:`read_image`.
+    on_error : {"raise", "skip"}, default="raise"
+        ``"raise"``: the first unreadable input raises :class:`ImageReadError`.
+        ``"skip"``: unreadable inputs are left out, listed in
+        ``ReadResult.skipped``, and one warning summarises them.
+    target_size, min_side, max_pixels
+        Passed to :func:`read_image`.
+
+    Returns
+    -------
+    ReadResult
+    """
+    check_params({"on_error": on_error}, {"on_error": [Options("raise", "skip")]}, owner="read_images")
+    result = ReadResult()
+    for i, src in enumerate(sources):
+        try:
+            img = read_image(src, target_size=target_size, min_side=min_side, max_pixels=max_pixels)
+        except ImageReadError as exc:
+            if on_error == "raise":
+                raise
+            result.skipped.append((exc.path or f"<array {i}>", exc.reason))
+            continue
+        result.images.append(img)
+        result.indices.append(i)
+    if result.skipped:
+        shown = "; ".join(f"{p}: {r}" for p, r in result.skipped[:3])
+        more = f" (and {len(result.skipped) - 3} more)" if len(result.skipped) > 3 else ""
+        warnings.warn(f"skipped {len(result.skipped)} unreadable image(s): {shown}{more}", stacklevel=2)
+    return result
+
+
+def is_image_name(path: str | os.PathLike) -> bool:
+    """True if the file name ends with one of :data:`IMAGE_SUFFIXES`."""
+    return Path(path).suffix.lower() in IMAGE_SUFFIXES
+
