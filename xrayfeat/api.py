@@ -1,0 +1,182 @@
+"""The functions most users call: ``fit``, ``predict``, ``predict_proba``.
+
+They accept data in whatever form a user has it (a Kaggle root, a class folder,
+a CSV manifest, a :class:`Dataset`, ``(paths, labels)``, a folder of images to
+classify, or arrays) and delegate to :class:`xrayfeat.XrayClassifier`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .classifier import XrayClassifier
+from .dataset import Dataset, _natural_key, load_dataset
+from .exceptions import ConfigError, DatasetError
+from .io import is_image_name
+
+__all__ = ["fit", "predict", "predict_proba", "resolve_images"]
+
+
+def _training_data(data: Any, labels: str) -> tuple[list, np.ndarray, np.ndarray | None]:
+    if isinstance(data, Dataset):
+        ds = data
+    elif isinstance(data, (str, os.PathLike)):
+        ds = load_dataset(data, labels=labels)
+    elif isinstance(data, tuple) and len(data) in (2, 3):
+        paths, y = list(data[0]), np.asarray(data[1])
+        groups = np.asarray(data[2]) if len(data) == 3 else None
+        return paths, y, groups
+    else:
+        raise ConfigError(
+            "data must be a folder or CSV manifest path, a Dataset, or a tuple "
+            f"(paths, labels[, groups]); got {type(data).__name__}."
+        )
+    # A Kaggle root holds train/val/test: only ever fit on its training split.
+    if "train" in set(ds.splits):
+        ds = ds.split("train")
+    elif set(ds.splits) - {""}:
+        raise DatasetError(f"{ds.root!r} has splits {sorted(set(ds.splits))} but no 'train' split to fit on.")
+    return ds.paths.tolist(), ds.labels, ds.groups
+
+
+def fit(
+    data: Any,
+    *,
+    classifier: str = "logreg",
+    features: Any = None,
+    threshold: str | float = "balanced_accuracy",
+    calibration: str | None = "sigmoid",
+    labels: str = "binary",
+    cv: int = 5,
+    random_state: int = 0,
+    memory: Any = None,
+    n_jobs: int | None = None,
+    **kwargs: Any,
+) -> XrayClassifier:
+    """Fit a chest X-ray classifier with calibrated probabilities and a chosen threshold.
+
+    Parameters
+    ----------
+    data : str, path-like, Dataset or tuple
+        A Kaggle root (its ``train`` split is used), a folder with class
+        sub-folders, a CSV manifest, a :class:`xrayfeat.Dataset`, or
+        ``(paths, labels)`` / ``(paths, labels, patient_ids)``.
+    classifier : {"logreg", "svm", "linear-svm", "xgboost"}, default="logreg"
+        See :class:`xrayfeat.XrayClassifier`.
+    features : dict, FeatureExtractor or None, default=None
+        Feature settings; None is the recommended default set.
+    threshold : str or float, default="balanced_accuracy"
+        Threshold objective or fixed threshold (binary only); see
+        :mod:`xrayfeat.thresholds`.
+    calibration : {"sigmoid", "isotonic"} or None, default="sigmoid"
+        Probability calibration with patient-grouped folds.
+    labels : {"binary", "3class"}, default="binary"
+        Label set when ``data`` is a path.
+    cv : int, default=5
+        Patient-grouped, stratified folds for calibration, threshold and summary.
+    random_state : int, default=0
+        Seed of every random choice.
+    memory : None, str or FeatureCache, default=None
+        On-disk feature cache.
+    n_jobs : int or None, default=None
+        Parallel jobs.
+    **kwargs
+        Other :class:`xrayfeat.XrayClassifier` parameters (``classifier_params``,
+        ``class_costs``).
+
+    Returns
+    -------
+    XrayClassifier
+        Fitted; see its ``threshold_``, ``objective_`` and ``cv_results_``.
+    """
+    paths, y, groups = _training_data(data, labels)
+    model = XrayClassifier(
+        classifier=classifier, features=features, threshold=threshold, calibration=calibration,
+        cv=cv, random_state=random_state, memory=memory, n_jobs=n_jobs, **kwargs,
+    )
+    return model.fit(paths, y, groups=groups)
+
+
+def resolve_images(images: Any) -> list:
+    """Turn ``images`` into a list of paths or arrays.
+
+    Parameters
+    ----------
+    images : str, path-like, ndarray, Dataset or sequence
+        A folder (every image file below it, in natural order), one image file,
+        one 2-D array, a 3-D stack of 2-D arrays, a Dataset, or a sequence of
+        paths and arrays.
+
+    Returns
+    -------
+    list
+
+    Raises
+    ------
+    DatasetError
+        For a missing path or a folder without images.
+    """
+    if isinstance(images, Dataset):
+        return images.paths.tolist()
+    if isinstance(images, (str, os.PathLike)):
+        path = Path(images)
+        if path.is_dir():
+            found = sorted((p for p in path.rglob("*") if p.is_file() and is_image_name(p)),
+                           key=lambda p: _natural_key(str(p.relative_to(path))))
+            if not found:
+                raise DatasetError(f"folder {str(path)!r} contains no image files.")
+            return [str(p) for p in found]
+        if not path.exists():
+            raise DatasetError(f"no such image file or folder: {str(path)!r}.")
+        return [str(path)]
+    if isinstance(images, np.ndarray):
+        if images.ndim == 2:
+            return [images]
+        if images.ndim == 3:
+            return list(images)
+        raise ConfigError(f"an image array must be 2-D or a 3-D stack; got shape {images.shape}.")
+    return list(images)
+
+
+def _check_model(model: Any) -> XrayClassifier:
+    if not isinstance(model, XrayClassifier):
+        raise ConfigError(f"expected a model from xrayfeat.fit or xrayfeat.load; got {type(model).__name__}.")
+    return model
+
+
+def predict(model: XrayClassifier, images: Any) -> np.ndarray:
+    """Predict class names (e.g. ``"NORMAL"`` / ``"PNEUMONIA"``) at the model's threshold.
+
+    Parameters
+    ----------
+    model : XrayClassifier
+        From :func:`fit` or :func:`xrayfeat.load`.
+    images : str, path-like, ndarray, Dataset or sequence
+        See :func:`resolve_images`.
+
+    Returns
+    -------
+    ndarray of shape (n,)
+    """
+    return _check_model(model).predict(resolve_images(images))
+
+
+def predict_proba(model: XrayClassifier, images: Any) -> np.ndarray:
+    """Calibrated class probabilities, shape (n, n_classes), in ``model.classes_`` order.
+
+    Parameters
+    ----------
+    model : XrayClassifier
+        From :func:`fit` or :func:`xrayfeat.load`.
+    images : str, path-like, ndarray, Dataset or sequence
+        See :func:`resolve_images`.
+
+    Returns
+    -------
+    ndarray of shape (n, n_classes)
+    """
+    return _check_model(model).predict_proba(resolve_images(images))

@@ -1,0 +1,339 @@
+"""``XrayClassifier``: images in, calibrated probabilities and thresholded labels out.
+
+The fitted model is one scikit-learn estimator that chains
+
+1. :class:`xrayfeat.FeatureExtractor` (stateless; features computed once per
+   image and optionally cached on disk),
+2. a classifier from :func:`xrayfeat.models.make_classifier`,
+3. probability calibration (``CalibratedClassifierCV``, sigmoid or isotonic),
+4. a decision threshold: tuned by ``TunedThresholdClassifierCV`` for a named
+   objective, or fixed by ``FixedThresholdClassifier``.
+
+Every cross-validation inside (calibration folds, threshold folds, the summary)
+is patient-grouped and class-stratified, through scikit-learn's metadata routing
+of ``groups``: images of one patient never straddle a fold, so the threshold is
+chosen on honestly out-of-fold predictions.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from numbers import Real
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.utils.validation import check_is_fitted
+
+from ._validation import Interval, Options, check_params
+from .exceptions import ConfigError
+from .models import CLASSIFIERS, make_classifier
+from .thresholds import parse_objective
+
+__all__ = ["XrayClassifier"]
+
+# Below this many training images, isotonic calibration overfits (scikit-learn's
+# own guidance is ~1000 calibration samples); we warn rather than refuse.
+_ISOTONIC_MIN = 1000
+
+
+def _splitter(n_splits: int, random_state: int):
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    return StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
+
+
+def _groups_for(X, groups) -> np.ndarray:
+    """Patient ids: given, else parsed from file names, else one patient per image."""
+    from .dataset import patient_id
+
+    if groups is not None:
+        return np.asarray(groups).astype(str)
+    if all(isinstance(x, (str, os.PathLike)) for x in X):
+        return np.array([patient_id(x) for x in X], dtype=str)
+    return np.array([f"image{i}" for i in range(len(X))], dtype=str)
+
+
+class XrayClassifier(ClassifierMixin, BaseEstimator):
+    """Chest X-ray classifier: features, calibrated classifier, chosen threshold.
+
+    Parameters
+    ----------
+    classifier : {"svm", "linear-svm", "logreg", "xgboost"}, default="logreg"
+        The model on the features; see :func:`xrayfeat.models.make_classifier`.
+        All weight classes inversely to their frequency.
+    classifier_params : dict or None, default=None
+        Overrides of the classifier's defaults, e.g. ``{"C": 0.1}``.
+    features : dict, FeatureExtractor or None, default=None
+        Feature extraction: None for the recommended default set, a dict of
+        :class:`xrayfeat.FeatureExtractor` parameters, or an extractor instance.
+    threshold : str or float, default="balanced_accuracy"
+        Binary problems only. A threshold objective (see
+        :mod:`xrayfeat.thresholds`: ``"balanced_accuracy"``, ``"youden"``,
+        ``"f1"``, ``"specificity@sensitivity>=0.96"``,
+        ``"sensitivity@precision>=0.9"``), tuned on out-of-fold calibrated
+        probabilities; or a number in (0, 1) to fix the threshold.
+    calibration : {"sigmoid", "isotonic"} or None, default="sigmoid"
+        Probability calibration with patient-grouped folds. None keeps the raw
+        probabilities (only for "logreg" and "xgboost", which have them).
+    class_costs : array-like of shape (n_classes, n_classes) or None, default=None
+        Multiclass only: ``class_costs[i][j]`` is the cost of predicting class j
+        when the truth is class i; predictions minimise the expected cost under
+        the calibrated probabilities. None predicts the most probable class.
+    cv : int, default=5
+        Number of patient-grouped, stratified folds used for calibration, for
+        threshold tuning and for the cross-validation summary.
+    random_state : int, default=0
+        Seed of the fold assignment and of the classifier.
+    memory : None, str or FeatureCache, default=None
+        Feature cache (see :class:`xrayfeat.FeatureExtractor`).
+    n_jobs : int or None, default=None
+        Parallel jobs for feature extraction and cross-validation.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels, in the column order of :meth:`predict_proba`.
+    features_ : FeatureExtractor
+        The extractor used.
+    model_ : estimator
+        Fitted classifier on features (threshold wrapper for binary problems).
+    threshold_ : float or None
+        Decision threshold on the probability of ``classes_[1]`` (binary).
+    objective_ : str
+        The objective that chose the threshold ("fixed" or "argmax"/"min-cost").
+    cv_results_ : dict
+        Cross-validation summary: out-of-fold metrics of the calibrated model at
+        ``threshold_``, per-fold ROC-AUC, and the tuning curve.
+    """
+
+    def __init__(
+        self,
+        classifier: str = "logreg",
+        classifier_params: dict | None = None,
+        features: Any = None,
+        threshold: str | float = "balanced_accuracy",
+        calibration: str | None = "sigmoid",
+        class_costs: Any = None,
+        cv: int = 5,
+        random_state: int = 0,
+        memory: Any = None,
+        n_jobs: int | None = None,
+    ):
+        self.classifier = classifier
+        self.classifier_params = classifier_params
+        self.features = features
+        self.threshold = threshold
+        self.calibration = calibration
+        self.class_costs = class_costs
+        self.cv = cv
+        self.random_state = random_state
+        self.memory = memory
+        self.n_jobs = n_jobs
+
+    # ------------------------------------------------------------------ setup
+    def _validate(self) -> None:
+        check_params(
+            {"classifier": self.classifier, "calibration": self.calibration, "cv": self.cv,
+             "random_state": self.random_state, "n_jobs": self.n_jobs},
+            {
+                "classifier": [Options(*CLASSIFIERS)],
+                "calibration": [Options("sigmoid", "isotonic"), None],
+                "cv": [Interval(int, 2, None)],
+                "random_state": [Interval(int, 0, None)],
+                "n_jobs": [Interval(int, -1, None), None],
+            },
+            owner="XrayClassifier",
+        )
+        if self.calibration is None and self.classifier in ("svm", "linear-svm"):
+            raise ConfigError(
+                f"classifier={self.classifier!r} has no probabilities of its own; use "
+                "calibration='sigmoid' or 'isotonic'."
+            )
+
+    def _extractor(self):
+        if self.features is None:
+            params: dict = {}
+        elif isinstance(self.features, dict):
+            params = dict(self.features)
+        elif hasattr(self.features, "transform"):
+            extractor = clone(self.features)
+            if self.memory is not None:
+                extractor.set_params(memory=self.memory)
+            return extractor
+        else:
+            raise ConfigError(
+                f"features must be None, a dict of FeatureExtractor parameters or a "
+                f"FeatureExtractor; got {type(self.features).__name__}."
+            )
+        from .extract import FeatureExtractor
+
+        params.setdefault("memory", self.memory)
+        params.setdefault("n_jobs", self.n_jobs)
+        return FeatureExtractor(**params)
+
+    def _calibrated(self, n_samples: int):
+        from sklearn.calibration import CalibratedClassifierCV
+
+        base = make_classifier(
+            self.classifier, random_state=self.random_state, n_jobs=self.n_jobs,
+            **(self.classifier_params or {}),
+        )
+        if self.calibration is None:
+            return base
+        if self.calibration == "isotonic" and n_samples < _ISOTONIC_MIN:
+            warnings.warn(
+                f"isotonic calibration on {n_samples} images (< {_ISOTONIC_MIN}) tends to "
+                "overfit; consider calibration='sigmoid'.", UserWarning, stacklevel=3,
+            )
+        # ensemble=True (cv pairs of classifier + calibrator, averaged). ensemble=False
+        # would be cheaper to predict, but scikit-learn 1.9 does not route `groups` into
+        # its internal cross_val_predict, so its calibration folds would mix patients.
+        return CalibratedClassifierCV(
+            base, method=self.calibration, cv=_splitter(self.cv, self.random_state), ensemble=True,
+        )
+
+    # -------------------------------------------------------------------- fit
+    def fit(self, X, y, groups=None):
+        """Extract features from the images ``X`` and fit the whole chain.
+
+        Parameters
+        ----------
+        X : sequence of str, path-like or ndarray, length n
+            Image files or 2-D arrays.
+        y : array-like of shape (n,)
+            Class labels (e.g. "NORMAL" / "PNEUMONIA"); at least two classes.
+        groups : array-like of shape (n,) or None, default=None
+            Patient ids. None parses them from file names (see
+            :func:`xrayfeat.dataset.patient_id`), or makes every array its own patient.
+
+        Returns
+        -------
+        self
+        """
+        import sklearn
+        from sklearn.model_selection import FixedThresholdClassifier, TunedThresholdClassifierCV
+
+        self._validate()
+        X = list(X)
+        y = np.asarray(y)
+        if y.ndim != 1 or len(X) != len(y):
+            raise ConfigError(f"X has {len(X)} images but y has shape {y.shape}; they must match.")
+        classes = np.unique(y)
+        if len(classes) < 2:
+            raise ConfigError(f"y holds a single class {classes.tolist()}; at least two are needed.")
+        groups = _groups_for(X, groups)
+        if len(groups) != len(y):
+            raise ConfigError(f"groups has {len(groups)} entries but there are {len(y)} images.")
+        for cls in classes:
+            n_pat = len(set(groups[y == cls]))
+            if n_pat < self.cv:
+                raise ConfigError(
+                    f"class {str(cls)!r} has {n_pat} patient(s), fewer than cv={self.cv} folds; "
+                    "add images or lower cv."
+                )
+        binary = len(classes) == 2
+        objective = None
+        if binary and not isinstance(self.threshold, Real):
+            objective = parse_objective(self.threshold)
+        elif binary and not 0.0 < float(self.threshold) < 1.0:
+            raise ConfigError(f"a fixed threshold must be in (0, 1); got {self.threshold!r}.")
+        costs = self._check_costs(len(classes)) if not binary else None
+
+        self.features_ = self._extractor()
+        F = self.features_.fit_transform(X)
+        calibrated = self._calibrated(len(y))
+        with sklearn.config_context(enable_metadata_routing=True):
+            if not binary:
+                model = calibrated
+            elif objective is None:
+                model = FixedThresholdClassifier(calibrated, threshold=float(self.threshold), response_method="predict_proba")
+            else:
+                model = TunedThresholdClassifierCV(
+                    calibrated, scoring=objective.scorer(pos_label=classes[1]),
+                    response_method="predict_proba", cv=_splitter(self.cv, self.random_state),
+                    store_cv_results=True, n_jobs=self.n_jobs, random_state=self.random_state,
+                )
+            model.fit(F, y, groups=groups)
+            self.cv_results_ = self._cv_summary(calibrated, F, y, groups, model, objective)
+        self.model_ = model
+        self.classes_ = model.classes_
+        self.class_costs_ = costs
+        if binary:
+            self.threshold_ = float(model.best_threshold_ if objective else self.threshold)
+            self.objective_ = objective.name if objective else "fixed"
+        else:
+            self.threshold_ = None
+            self.objective_ = "argmax" if costs is None else "min-cost"
+        return self
+
+    def _check_costs(self, n_classes: int) -> np.ndarray | None:
+        if self.class_costs is None:
+            return None
+        costs = np.asarray(self.class_costs, dtype=float)
+        if costs.shape != (n_classes, n_classes) or not np.isfinite(costs).all():
+            raise ConfigError(
+                f"class_costs must be a finite {n_classes} x {n_classes} matrix; got shape {costs.shape}."
+            )
+        return costs
+
+    def _cv_summary(self, calibrated, F, y, groups, model, objective) -> dict:
+        """Out-of-fold calibrated probabilities -> metrics; the honest CV estimate."""
+        from sklearn.model_selection import cross_val_predict
+
+        from .metrics import binary_metrics, multiclass_metrics
+
+        folds = list(_splitter(self.cv, self.random_state).split(F, y, groups))
+        oof = cross_val_predict(
+            calibrated, F, y, cv=folds, method="predict_proba", n_jobs=self.n_jobs,
+            params={"groups": groups},
+        )
+        classes = np.unique(y)
+        fold_auc = []
+        summary: dict[str, Any] = {"n_splits": self.cv, "random_state": self.random_state,
+                                   "n_images": int(len(y)), "n_patients": int(len(set(groups)))}
+        if len(classes) == 2:
+            from sklearn.metrics import roc_auc_score
+
+            pos = oof[:, 1]
+            for _, te in folds:
+                fold_auc.append(float(roc_auc_score(y[te] == classes[1], pos[te])))
+            threshold = float(model.best_threshold_) if objective else float(self.threshold)
+            summary["oof"] = binary_metrics(y, pos, threshold, pos_label=classes[1])
+            if objective is not None:
+                res = model.cv_results_
+                summary["tuning_curve"] = {
+                    "thresholds": np.asarray(res["thresholds"]).tolist(),
+                    "scores": np.asarray(res["scores"]).tolist(),
+                }
+                summary["best_score"] = float(model.best_score_)
+        else:
+            summary["oof"] = multiclass_metrics(y, oof, classes)
+            from sklearn.metrics import roc_auc_score
+
+            for _, te in folds:
+                fold_auc.append(float(roc_auc_score(y[te], oof[te], multi_class="ovr", labels=classes)))
+        summary["fold_roc_auc"] = fold_auc
+        summary["roc_auc_mean"] = float(np.mean(fold_auc))
+        summary["roc_auc_std"] = float(np.std(fold_auc))
+        return summary
+
+    # ---------------------------------------------------------------- predict
+    def _features(self, X) -> np.ndarray:
+        check_is_fitted(self, "model_")
+        return self.features_.transform(list(X))
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Calibrated class probabilities, shape (n, n_classes), in ``classes_`` order."""
+        return self.model_.predict_proba(self._features(X))
+
+    def predict(self, X) -> np.ndarray:
+        """Class labels: thresholded (binary) or minimum expected cost / arg-max (multiclass)."""
+        F = self._features(X)
+        if self.threshold_ is not None:
+            return self.model_.predict(F)
+        proba = self.model_.predict_proba(F)
+        if self.class_costs_ is None:
+            return self.classes_[np.argmax(proba, axis=1)]
+        return self.classes_[np.argmin(proba @ self.class_costs_, axis=1)]

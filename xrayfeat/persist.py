@@ -1,0 +1,196 @@
+"""Model files that cannot run code when loaded.
+
+``pickle`` and ``joblib`` files execute whatever their author put in them the
+moment they are loaded. xrayfeat model files are skops archives instead: a zip
+holding a JSON schema of plain values and numpy arrays (``.npy``, read without
+pickle), where every object type must be named and is checked against an
+explicit allow-list *before* anything is constructed. XGBoost boosters are
+stored in XGBoost's own JSON format inside that archive.
+
+A file that is not such an archive, that was tampered with, or that names any
+type outside :data:`ALLOWED_TYPES` is refused with :class:`ModelFileError`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from ._version import __version__
+from .exceptions import ModelFileError
+
+__all__ = ["save", "load", "ALLOWED_TYPES"]
+
+FORMAT = "xrayfeat-model"
+FORMAT_VERSION = 1
+
+#: Every non-builtin type an xrayfeat model may contain (checked before loading).
+ALLOWED_TYPES = frozenset({
+    # xrayfeat
+    "xrayfeat.classifier.XrayClassifier",
+    "xrayfeat.models.BalancedXGBClassifier",
+    "xrayfeat.thresholds.specificity_at_sensitivity",
+    "xrayfeat.thresholds.sensitivity_at_precision",
+    "xrayfeat.thresholds.youden_j",
+    # scikit-learn
+    "sklearn.pipeline.Pipeline",
+    "sklearn.preprocessing._data.StandardScaler",
+    "sklearn.svm._classes.SVC",
+    "sklearn.svm._classes.LinearSVC",
+    "sklearn.linear_model._logistic.LogisticRegression",
+    "sklearn.calibration.CalibratedClassifierCV",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.isotonic.IsotonicRegression",
+    "sklearn.model_selection._classification_threshold.TunedThresholdClassifierCV",
+    "sklearn.model_selection._classification_threshold.FixedThresholdClassifier",
+    "sklearn.model_selection._split.StratifiedGroupKFold",
+    "sklearn.metrics._scorer._CurveScorer",
+    "sklearn.metrics._scorer._Scorer",
+    "sklearn.metrics._classification.balanced_accuracy_score",
+    "sklearn.metrics._classification.f1_score",
+    "sklearn.utils._metadata_requests.MetadataRequest",
+    "sklearn.utils._metadata_requests.MethodMetadataRequest",
+    "sklearn.utils._bunch.Bunch",
+    "sklearn.preprocessing._label.LabelEncoder",
+    "scipy.interpolate._polyint._Interpolator1D",
+    "numpy.ndarray",
+    "numpy.dtype",
+})
+
+_EXTRA_ALLOWED: set[str] = set()
+
+
+def allow_types(*names: str) -> None:
+    """Add type names to the allow-list (for feature families registered by users).
+
+    Parameters
+    ----------
+    *names : str
+        Fully qualified names, e.g. ``"mypkg.features.MyFamily"``.
+    """
+    _EXTRA_ALLOWED.update(names)
+
+
+def _versions() -> dict[str, str]:
+    import sklearn
+
+    out = {"xrayfeat": __version__, "scikit-learn": sklearn.__version__}
+    try:
+        import xgboost
+
+        out["xgboost"] = xgboost.__version__
+    except ImportError:  # pragma: no cover - xgboost is a dependency
+        pass
+    return out
+
+
+def save(model: Any, path: str | os.PathLike) -> Path:
+    """Save a fitted model to a safe skops file, atomically.
+
+    Parameters
+    ----------
+    model : XrayClassifier
+        A fitted model.
+    path : str or path-like
+        Destination; the ``.xrf`` suffix is conventional but not required.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file. It records the xrayfeat, scikit-learn and XGBoost
+        versions and the model's full configuration.
+    """
+    import skops.io as sio
+
+    from .classifier import XrayClassifier
+
+    if not isinstance(model, XrayClassifier) or not hasattr(model, "model_"):
+        raise ModelFileError(f"only fitted xrayfeat models can be saved; got {type(model).__name__}.")
+    path = Path(path)
+    config = json.dumps(model.get_params(deep=False), default=repr, sort_keys=True)
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "versions": _versions(),
+        "config": config,
+        "model": model,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Write next to the target, then rename: a crash never leaves a half-written model.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        sio.dump(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def load(path: str | os.PathLike) -> Any:
+    """Load a model saved by :func:`save`, refusing anything that could run code.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file written by :func:`xrayfeat.save`.
+
+    Returns
+    -------
+    XrayClassifier
+
+    Raises
+    ------
+    ModelFileError
+        If the file is missing, not a skops archive (e.g. a pickle or joblib
+        file), corrupt or tampered with, not an xrayfeat model, or names a type
+        outside the allow-list. Nothing from the file is executed in any case.
+    """
+    import skops.io as sio
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"no such model file: {str(path)!r}.")
+    if not zipfile.is_zipfile(path):
+        raise ModelFileError(
+            f"{str(path)!r} is not an xrayfeat model file (expected a skops zip archive). "
+            "Pickle and joblib files are refused because loading them can run arbitrary code."
+        )
+    try:
+        found = sio.get_untrusted_types(file=path)
+    except Exception as exc:  # skops raises assorted errors on damaged archives
+        raise ModelFileError(f"{str(path)!r} is corrupt or was tampered with ({type(exc).__name__}: {exc}).") from None
+    refused = sorted(set(found) - ALLOWED_TYPES - _EXTRA_ALLOWED)
+    if refused:
+        raise ModelFileError(
+            f"{str(path)!r} refers to type(s) outside xrayfeat's allow-list, so it was not loaded: "
+            f"{refused}. If you trust the file and registered these types yourself, call "
+            "xrayfeat.persist.allow_types(...) first."
+        )
+    try:
+        payload = sio.load(path, trusted=found)
+    except Exception as exc:
+        raise ModelFileError(f"{str(path)!r} is corrupt or was tampered with ({type(exc).__name__}: {exc}).") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ModelFileError(f"{str(path)!r} is a skops file but not an xrayfeat model.")
+    if payload.get("format_version", 0) > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{str(path)!r} was written by a newer xrayfeat (format {payload['format_version']}); upgrade xrayfeat."
+        )
+    saved, now = payload.get("versions", {}), _versions()
+    changed = {k: (saved.get(k), v) for k, v in now.items() if saved.get(k) != v}
+    if changed:
+        warnings.warn(
+            f"model file {str(path)!r} was saved with different library versions {changed}; "
+            "predictions may differ slightly.", UserWarning, stacklevel=2,
+        )
+    model = payload["model"]
+    model.saved_versions_ = saved
+    return model
