@@ -26,12 +26,27 @@ from .exceptions import (
 
 # public name -> submodule that defines it (imported lazily, PEP 562)
 _LAZY = {
+    # reading and data sets
     "read_image": "io",
     "read_images": "io",
     "load_dataset": "dataset",
     "Dataset": "dataset",
     "patient_folds": "dataset",
     "datasets": None,
+    # models
+    "fit": "api",
+    "predict": "api",
+    "predict_proba": "api",
+    "XrayClassifier": "classifier",
+    "save": "persist",
+    "load": "persist",
+    # evaluation
+    "binary_metrics": "metrics",
+    "multiclass_metrics": "metrics",
+    "expected_calibration_error": "metrics",
+    "bootstrap_ci": "metrics",
+    "delong_test": "metrics",
+    "mcnemar_test": "metrics",
 }
 
 __all__ = [

@@ -1,0 +1,100 @@
+"""Model files: hostile, foreign and damaged files are refused without running anything."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+
+import pytest
+
+from xrayfeat import ModelFileError, load, save
+
+
+class _Payload:
+    """Creates a marker file when unpickled (the classic pickle attack)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+class _Sneaky:
+    """Creates a marker file when its state is restored."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __setstate__(self, state):
+        open(state["marker"], "w").close()
+        self.__dict__.update(state)
+
+
+def test_pickle_file_is_refused_without_running_it(tmp_path):
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "model.xrf"
+    evil.write_bytes(pickle.dumps(_Payload(marker)))
+    with pytest.raises(ModelFileError, match="Pickle and joblib files are refused"):
+        load(evil)
+    assert not marker.exists()
+
+
+def test_joblib_file_is_refused(tmp_path):
+    joblib = pytest.importorskip("joblib")
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "model.joblib"
+    joblib.dump(_Payload(marker), evil)
+    assert not marker.exists()
+    with pytest.raises(ModelFileError, match="not an xrayfeat model file"):
+        load(evil)
+    assert not marker.exists()
+
+
+def test_skops_file_with_unknown_type_is_refused_before_construction(tmp_path):
+    sio = pytest.importorskip("skops.io")
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "model.xrf"
+    sio.dump({"format": "xrayfeat-model", "format_version": 1, "model": _Sneaky(marker)}, evil)
+    assert not marker.exists()
+    with pytest.raises(ModelFileError, match=r"outside xrayfeat's allow-list.*_Sneaky"):
+        load(evil)
+    assert not marker.exists()
+
+
+def test_skops_file_that_is_not_an_xrayfeat_model(tmp_path):
+    sio = pytest.importorskip("skops.io")
+    path = tmp_path / "other.skops"
+    sio.dump({"hello": [1, 2, 3]}, path)
+    with pytest.raises(ModelFileError, match="not an xrayfeat model"):
+        load(path)
+
+
+def test_damaged_archive(tmp_path):
+    sio = pytest.importorskip("skops.io")
+    path = tmp_path / "m.xrf"
+    sio.dump({"format": "xrayfeat-model", "format_version": 1, "model": [1]}, path)
+    # rewrite the schema with garbage while keeping a valid zip container
+    with zipfile.ZipFile(path) as zf:
+        names = zf.namelist()
+    damaged = tmp_path / "damaged.xrf"
+    with zipfile.ZipFile(damaged, "w") as zf:
+        for name in names:
+            zf.writestr(name, b"{not json")
+    with pytest.raises(ModelFileError, match="corrupt or was tampered with"):
+        load(damaged)
+    truncated = tmp_path / "trunc.xrf"
+    truncated.write_bytes(path.read_bytes()[:50])
+    with pytest.raises(ModelFileError):
+        load(truncated)
+
+
+def test_missing_file_and_unfitted_model(tmp_path):
+    from xrayfeat import XrayClassifier
+
+    with pytest.raises(ModelFileError, match="no such model file"):
+        load(tmp_path / "absent.xrf")
+    with pytest.raises(ModelFileError, match="only fitted xrayfeat models"):
+        save(XrayClassifier(), tmp_path / "m.xrf")
+    assert not os.listdir(tmp_path)  # nothing half-written
