@@ -108,8 +108,9 @@ def resolve_images(images: Any) -> list:
     ----------
     images : str, path-like, ndarray, Dataset or sequence
         A folder (every image file below it, in natural order), one image file,
-        one 2-D array, a 3-D stack of 2-D arrays, a Dataset, or a sequence of
-        paths and arrays.
+        one image array (grey, or colour with 1, 3 or 4 channels last), a stack
+        of grey images of shape (n, rows, cols), an array of paths, a Dataset, or
+        a sequence of paths and arrays.
 
     Returns
     -------
@@ -134,11 +135,16 @@ def resolve_images(images: Any) -> list:
             raise DatasetError(f"no such image file or folder: {str(path)!r}.")
         return [str(path)]
     if isinstance(images, np.ndarray):
-        if images.ndim == 2:
+        if images.dtype.kind in "USO":  # an array of paths
+            return images.tolist()
+        # (rows, cols) grey, or (rows, cols, 1|3|4) colour: one image; (n, rows, cols): a stack
+        if images.ndim == 2 or (images.ndim == 3 and images.shape[-1] in (1, 3, 4)):
             return [images]
         if images.ndim == 3:
             return list(images)
-        raise ConfigError(f"an image array must be 2-D or a 3-D stack; got shape {images.shape}.")
+        raise ConfigError(
+            f"an image array must be (rows, cols[, channels]) or a stack (n, rows, cols); got shape {images.shape}."
+        )
     return list(images)
 
 

@@ -55,7 +55,8 @@ def make_classifier(name: str, *, random_state: int = 0, n_jobs: int | None = No
     random_state : int, default=0
         Seed of every random choice inside the model.
     n_jobs : int or None, default=None
-        Threads for XGBoost; ignored by the others.
+        Threads for XGBoost (None means 1, as in scikit-learn: the cross-validation
+        around the model is what runs in parallel); ignored by the others.
     **params
         Overrides of the defaults in :data:`CLASSIFIERS` (e.g. ``C=0.1``).
 
@@ -88,7 +89,8 @@ def make_classifier(name: str, *, random_state: int = 0, n_jobs: int | None = No
     elif name == "logreg":
         model = LogisticRegression(class_weight="balanced", random_state=random_state, max_iter=5000, **kw)
     else:
-        return Pipeline([("model", BalancedXGBClassifier(random_state=random_state, n_jobs=n_jobs, **kw))])
+        threads = 1 if n_jobs is None else n_jobs
+        return Pipeline([("model", BalancedXGBClassifier(random_state=random_state, n_jobs=threads, **kw))])
     return Pipeline([("scale", StandardScaler()), ("model", model)])
 
 
@@ -108,7 +110,7 @@ class BalancedXGBClassifier(ClassifierMixin, BaseEstimator):
     random_state : int, default=0
         Seed.
     n_jobs : int or None, default=None
-        XGBoost threads.
+        XGBoost threads; None lets XGBoost use every core.
 
     References
     ----------

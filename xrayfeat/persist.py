@@ -33,6 +33,7 @@ FORMAT_VERSION = 1
 ALLOWED_TYPES = frozenset({
     # xrayfeat
     "xrayfeat.classifier.XrayClassifier",
+    "xrayfeat.extract.FeatureExtractor",
     "xrayfeat.models.BalancedXGBClassifier",
     "xrayfeat.thresholds.specificity_at_sensitivity",
     "xrayfeat.thresholds.sensitivity_at_precision",

@@ -1,0 +1,142 @@
+"""Benchmark preprocessing and lung segmentation: speed, and fallback rate on the training set.
+
+Usage::
+
+    python benchmarks/bench_segment.py [--data /work/shared/data/chest_xray_224_train]
+                                       [--n-timing 50] [--repeats 7] [--limit N]
+                                       [--skip-preprocess] [--skip-fallback]
+
+Prints
+
+- the cost of every preprocessing step at 224 px and 2,000 px on a synthetic
+  chest-like image (single thread, best of ``--repeats``); the table in the
+  ``xrayfeat.preprocess`` module docstring comes from here;
+
+- per-image time of ``segment_lungs`` + ``crop_to_lungs`` on 256 x 256 images
+  (real training images resized to 256 px), single thread
+  (``cv2.setNumThreads(1)``), best of ``--repeats`` runs per image; the median and
+  90th percentile over images are reported;
+- the same at 224 px (as stored), 1,024 px and 2,048 px, to show the cost does not
+  grow much with input size;
+- how often :func:`xrayfeat.segment.crop_to_lungs` fell back to the central crop,
+  per class, with the most common reasons.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from _synthetic import synthetic_cxr  # noqa: E402
+from xrayfeat.io import read_image  # noqa: E402
+from xrayfeat.preprocess import (  # noqa: E402
+    clahe,
+    denoise,
+    normalize_percentile,
+    resize,
+    standardize,
+)
+from xrayfeat.segment import crop_to_lungs, segment_lungs  # noqa: E402
+
+PREPROCESS_STEPS = {
+    "resize to 224 (INTER_AREA)": lambda im: resize(im, 224),
+    "normalize_percentile": normalize_percentile,
+    "standardize": standardize,
+    "clahe 8x8 tiles, bits=8": clahe,
+    "clahe 8x8 tiles, bits=16": lambda im: clahe(im, bits=16),
+    "denoise median size=3": lambda im: denoise(im, "median", size=3),
+    "denoise bilateral d=5": lambda im: denoise(im, "bilateral"),
+    "denoise nl_means defaults": lambda im: denoise(im, "nl_means"),
+    "denoise tv defaults": lambda im: denoise(im, "tv"),
+}
+
+
+def _best_ms(func, image: np.ndarray, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        func(image)
+        best = min(best, time.perf_counter() - t0)
+    return best * 1e3
+
+
+def _segment_and_crop(image: np.ndarray) -> None:
+    crop_to_lungs(image, segment_lungs(image))
+
+
+def preprocess_timing(repeats: int) -> None:
+    images = {size: synthetic_cxr(size, seed=0)[0] for size in (224, 2000)}
+    print(f"{'preprocessing step':<28} {'224 px':>8} {'2000 px':>9}  "
+          f"(ms, best of {repeats}, 1 thread)")
+    for name, func in PREPROCESS_STEPS.items():
+        # The slow denoisers at 2,000 px: fewer repeats keep the script short.
+        slow = "nl_means" in name or "tv" in name
+        ms = [_best_ms(func, img, repeats if size == 224 or not slow else 2)
+              for size, img in images.items()]
+        print(f"{name:<28} {ms[0]:>8.2f} {ms[1]:>9.1f}")
+
+
+def timing(files: list[Path], repeats: int) -> None:
+    base = [read_image(f) for f in files]
+    for size in (224, 256, 1024, 2048):
+        images = [img if img.shape == (size, size) else resize(img, size) for img in base]
+        ms = np.array([_best_ms(_segment_and_crop, img, repeats) for img in images])
+        print(f"segment_lungs + crop_to_lungs at {size:>4} px: median {np.median(ms):.2f} ms, "
+              f"p90 {np.percentile(ms, 90):.2f} ms per image "
+              f"({len(images)} images, best of {repeats} runs each, 1 thread)")
+
+
+def fallback_rates(root: Path, limit: int | None) -> None:
+    for cls in ("NORMAL", "PNEUMONIA"):
+        files = sorted((root / cls).glob("*.jpeg"))[:limit]
+        reasons: collections.Counter[str] = collections.Counter()
+        t0 = time.perf_counter()
+        for f in files:
+            img = read_image(f)
+            crop = crop_to_lungs(img, segment_lungs(img))
+            if crop.fallback:
+                # Strip the measured value so reasons group into kinds.
+                reasons[crop.reason.split(":")[0].split(" 0.")[0].split(" 1.")[0]] += 1
+        n_fb = sum(reasons.values())
+        print(f"{cls:<9} fallback {n_fb:>4} / {len(files)} = {n_fb / max(len(files), 1):.1%} "
+              f"({time.perf_counter() - t0:.1f} s incl. reading)")
+        for reason, count in reasons.most_common(6):
+            print(f"    {count:>4}  {reason}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default="/work/shared/data/chest_xray_224_train", type=Path)
+    ap.add_argument("--n-timing", type=int, default=50)
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--limit", type=int, default=None, help="max images per class")
+    ap.add_argument("--skip-preprocess", action="store_true")
+    ap.add_argument("--skip-fallback", action="store_true")
+    args = ap.parse_args(argv)
+    import cv2
+
+    cv2.setNumThreads(1)
+    if not args.skip_preprocess:
+        preprocess_timing(args.repeats)
+    files = sorted(args.data.glob("*/*.jpeg"))
+    if not files:
+        sys.exit(f"no images under {args.data}")
+    rng = np.random.default_rng(0)
+    sample = [files[i] for i in rng.choice(len(files), min(args.n_timing, len(files)),
+                                           replace=False)]
+    timing(sample, args.repeats)
+    if not args.skip_fallback:
+        fallback_rates(args.data, args.limit)
+
+
+if __name__ == "__main__":
+    main()

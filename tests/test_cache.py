@@ -1,0 +1,160 @@
+"""The SQLite feature cache: round trips, digests, corruption, concurrent writers."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import sqlite3
+import warnings
+
+import joblib
+import numpy as np
+import pytest
+
+from xrayfeat.cache import (
+    CacheCorruptionWarning,
+    FeatureCache,
+    check_memory,
+    config_digest,
+    content_digest,
+    entry_key,
+)
+from xrayfeat.exceptions import ConfigError, ImageReadError
+
+
+def test_roundtrip_size_info_clear(tmp_path):
+    cache = FeatureCache(tmp_path / "c")
+    assert cache.path == tmp_path / "c" / "xrayfeat-features.sqlite"
+    assert cache.size() == 0 and cache.get_many(["nope"]) == {}
+    vec = np.linspace(0, 1, 7)
+    assert cache.put_many([("a", "cfg1", vec, {"crop_box": [1, 2, 3, 4]}),
+                           ("b", "cfg2", vec[:3], {})]) == 2
+    got = cache.get_many(["a", "b", "c", "a"])
+    assert set(got) == {"a", "b"}
+    np.testing.assert_array_equal(got["a"][0], vec.astype(np.float32))
+    assert got["a"][0].dtype == np.float32 and got["a"][1] == {"crop_box": [1, 2, 3, 4]}
+    assert cache.size() == 2 and cache.size("cfg1") == 1
+    info = cache.info()
+    assert info["entries"] == 2 and info["configs"] == {"cfg1": 1, "cfg2": 1} and info["bytes"] > 0
+    # One file (plus SQLite's WAL side files), never one file per entry.
+    assert sorted(p.name for p in (tmp_path / "c").iterdir() if "features" in p.name)[0] == \
+        "xrayfeat-features.sqlite"
+    assert cache.clear("cfg1") == 1 and cache.size() == 1
+    assert cache.clear() == 1 and cache.size() == 0
+
+
+def test_sqlite_file_location_and_reopen(tmp_path):
+    path = tmp_path / "sub" / "my.sqlite"
+    FeatureCache(path).put_many([("k", "c", np.ones(2), {})])
+    again = FeatureCache(str(path))
+    assert again.path == path and again.size() == 1
+
+
+def test_pickled_cache_reconnects(tmp_path):
+    import pickle
+
+    cache = FeatureCache(tmp_path)
+    cache.put_many([("k", "c", np.ones(2), {})])
+    clone = pickle.loads(pickle.dumps(cache))
+    assert clone.size() == 1 and repr(clone).startswith("FeatureCache(")
+
+
+def test_not_a_database_is_a_clear_error(tmp_path):
+    bad = tmp_path / "junk.sqlite"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(ConfigError, match="not a usable xrayfeat feature cache"):
+        FeatureCache(bad).size()
+    with pytest.raises(ConfigError, match="location must be a path"):
+        FeatureCache(3)  # type: ignore[arg-type]
+
+
+def test_schema_version_mismatch(tmp_path):
+    cache = FeatureCache(tmp_path)
+    cache.size()
+    with sqlite3.connect(cache.path) as conn:
+        conn.execute("UPDATE meta SET value = '999' WHERE name = 'schema_version'")
+    cache.close()
+    with pytest.raises(ConfigError, match="schema version 999"):
+        FeatureCache(tmp_path).size()
+
+
+@pytest.mark.parametrize("how", ["data", "checksum", "length", "info"])
+def test_corrupt_entry_is_reported_and_dropped(tmp_path, how):
+    cache = FeatureCache(tmp_path)
+    cache.put_many([("good", "c", np.arange(4.0), {}), ("bad", "c", np.arange(4.0), {"x": 1})])
+    with sqlite3.connect(cache.path) as conn:
+        if how == "data":
+            conn.execute("UPDATE features SET data = ? WHERE key = 'bad'", (np.ones(4, "<f4").tobytes(),))
+        elif how == "checksum":
+            conn.execute("UPDATE features SET checksum = checksum + 1 WHERE key = 'bad'")
+        elif how == "length":
+            conn.execute("UPDATE features SET data = substr(data, 1, 10) WHERE key = 'bad'")
+        else:
+            conn.execute("UPDATE features SET info = '{\"x\": 2}' WHERE key = 'bad'")
+    with pytest.warns(CacheCorruptionWarning, match="1 corrupt entry"):
+        got = cache.get_many(["good", "bad"])
+    assert set(got) == {"good"}
+    assert cache.size() == 1  # the corrupt row was deleted, so it will be recomputed
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert set(cache.get_many(["good", "bad"])) == {"good"}
+
+
+def test_content_digest_files_and_arrays(tmp_path):
+    a, b, c = tmp_path / "a.png", tmp_path / "b.png", tmp_path / "c.png"
+    a.write_bytes(b"same bytes")
+    b.write_bytes(b"same bytes")
+    c.write_bytes(b"other bytes")
+    assert content_digest(a) == content_digest(str(b)) != content_digest(c)
+    x = np.arange(6, dtype=np.uint8)
+    assert content_digest(x.reshape(2, 3)) != content_digest(x.reshape(3, 2))
+    assert content_digest(x) != content_digest(x.astype(np.uint16))
+    assert content_digest(x.reshape(2, 3).T) == content_digest(np.ascontiguousarray(x.reshape(2, 3).T))
+    with pytest.raises(ImageReadError, match="no such file"):
+        content_digest(tmp_path / "missing.png")
+    with pytest.raises(ImageReadError, match="directory"):
+        content_digest(tmp_path)
+
+
+def test_config_digest_is_canonical():
+    assert config_digest({"a": 1, "b": [1, 2]}) == config_digest({"b": [1, 2], "a": 1})
+    assert config_digest({"a": 1}) != config_digest({"a": 2})
+    assert entry_key("x", "y") != entry_key("x", "z")
+    with pytest.raises(ValueError):
+        config_digest({"a": float("nan")})
+
+
+def test_check_memory(tmp_path):
+    assert check_memory(None) is None
+    cache = FeatureCache(tmp_path)
+    assert check_memory(cache) is cache
+    assert check_memory(str(tmp_path)).path == cache.path
+    assert check_memory(joblib.Memory(tmp_path / "jl", verbose=0)).path.parent == tmp_path / "jl"
+    with pytest.raises(ConfigError, match="memory must be None, a directory"):
+        check_memory(42)
+    with pytest.raises(ConfigError, match="memory must be None"):
+        check_memory(joblib.Memory(None))
+
+
+def _writer(path: str, worker: int, n: int) -> None:
+    cache = FeatureCache(path, timeout=30)
+    for start in range(0, n, 10):
+        cache.put_many([(f"w{worker}-{i}", "cfg", np.full(500, worker + i, np.float32), {"w": worker})
+                        for i in range(start, start + 10)])
+
+
+def test_two_processes_write_concurrently(tmp_path):
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_writer, args=(str(tmp_path), w, 100)) for w in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    cache = FeatureCache(tmp_path)
+    assert cache.size() == 200
+    keys = [f"w{w}-{i}" for w in range(2) for i in range(100)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = cache.get_many(keys)
+    assert len(got) == 200
+    assert all(got[f"w{w}-{i}"][0][0] == w + i for w in range(2) for i in range(100))

@@ -1,0 +1,367 @@
+"""FeatureExtractor: scikit-learn behaviour, cache hits/misses, kill/resume, parallel, Dask."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import warnings
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import cross_val_predict
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import xrayfeat
+import xrayfeat.extract as extract_mod
+from xrayfeat.cache import FeatureCache
+from xrayfeat.exceptions import ConfigError, ImageReadError
+from xrayfeat.extract import ExtractionInfo, FeatureExtractor, extract_features
+
+from _synthetic import synthetic_cxr
+
+SMALL = {"image_size": 64, "progress": False}
+
+
+def _write_images(folder: Path, n: int, *, size: int = 64, start: int = 0) -> list[str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(start, start + n):
+        image, _ = synthetic_cxr(size, seed=i)
+        p = folder / f"img{i:03d}.png"
+        cv2.imwrite(str(p), np.rint(image * 255).astype(np.uint8))
+        paths.append(str(p))
+    return paths
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory) -> list[str]:
+    return _write_images(tmp_path_factory.mktemp("imgs"), 12)
+
+
+class _Counter:
+    """Wraps compute_image_features and counts the calls (i.e. cache misses)."""
+
+    def __init__(self, monkeypatch):
+        self.calls = 0
+        self._orig = extract_mod.compute_image_features
+        monkeypatch.setattr(extract_mod, "compute_image_features", self)
+
+    def __call__(self, image, spec):
+        self.calls += 1
+        return self._orig(image, spec)
+
+
+# ------------------------------------------------------------------------------ estimator API
+def test_names_match_columns_and_are_stable(images):
+    fx = FeatureExtractor(**SMALL).fit(images)
+    X = fx.transform(images)
+    names = fx.get_feature_names_out()
+    assert X.shape == (len(images), len(names)) == (len(images), fx.n_features_out_)
+    assert X.dtype == np.float32 and np.isfinite(X).all()
+    assert names[0] == "hog_o9c16b2_00000" and names[-1] == "int_p95"
+    assert len(set(names)) == len(names)
+    assert list(FeatureExtractor(**SMALL).fit().get_feature_names_out()) == list(names)
+
+
+def test_default_parameters():
+    fx = FeatureExtractor()
+    assert fx.get_params() == {
+        "families": None, "family_params": None, "image_size": 224, "preprocess": None,
+        "crop_lungs": False, "memory": None, "n_jobs": None, "progress": "auto",
+        "batch_size": "auto"}
+    fx.fit()
+    assert fx.n_features_out_ == 6084 + 2 * 3 * (10 + 18) + 42
+
+
+def test_not_fitted(images):
+    with pytest.raises(NotFittedError):
+        FeatureExtractor(**SMALL).transform(images)
+    with pytest.raises(NotFittedError):
+        FeatureExtractor(**SMALL).get_feature_names_out()
+
+
+def test_clone_and_pickle(images):
+    import pickle
+
+    fx = FeatureExtractor(families=["intensity"], **SMALL).fit(images)
+    fx2 = pickle.loads(pickle.dumps(fx))
+    np.testing.assert_array_equal(fx2.transform(images[:2]), fx.transform(images[:2]))
+    assert clone(fx).get_params() == fx.get_params()
+
+
+def test_pandas_output(images):
+    fx = FeatureExtractor(families=["intensity", "lbp"], **SMALL).set_output(transform="pandas")
+    df = fx.fit_transform(images[:3])
+    assert list(df.columns) == list(fx.get_feature_names_out()) and df.shape[0] == 3
+
+
+def test_arrays_and_paths_give_same_features(images):
+    arrays = [cv2.imread(p, cv2.IMREAD_GRAYSCALE) for p in images[:3]]
+    fx = FeatureExtractor(**SMALL).fit(images)
+    a = fx.transform(images[:3])
+    np.testing.assert_array_equal(fx.transform(arrays), a)
+    np.testing.assert_array_equal(fx.transform(np.stack(arrays)), a)
+    np.testing.assert_array_equal(fx.transform(np.array(images[:3], dtype=object)[:, None]), a)
+
+
+def test_pipeline_cross_val_predict(tmp_path):
+    # Label-1 images get a brighter, noisier right lung: learnable from intensity + LBP.
+    paths, y = [], []
+    for i in range(30):
+        image, lung = synthetic_cxr(64, seed=100 + i)
+        label = i % 2
+        if label:
+            rng = np.random.default_rng(i)
+            opacity = lung & (np.arange(64)[None, :] > 32)
+            image = np.clip(image + opacity * (0.25 + 0.1 * rng.random(image.shape)), 0, 1)
+        p = tmp_path / f"x{i:02d}.png"
+        cv2.imwrite(str(p), np.rint(image * 255).astype(np.uint8))
+        paths.append(str(p))
+        y.append(label)
+    pipe = make_pipeline(FeatureExtractor(families=["intensity", "lbp"], **SMALL),
+                         StandardScaler(), LogisticRegression(max_iter=2000))
+    pred = cross_val_predict(pipe, paths, np.array(y), cv=3)
+    assert pred.shape == (30,)
+    assert (pred == np.array(y)).mean() >= 0.8
+
+
+# ------------------------------------------------------------------------------ validation
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"families": ["hog", "sift"]}, r"unknown feature family 'sift'.*valid families"),
+        ({"families": []}, "'families' parameter of FeatureExtractor"),
+        ({"families": ["lbp", "lbp"]}, "may appear once"),
+        ({"family_params": {"glcm": {}}}, r"family_params has entries for \['glcm'\]"),
+        ({"family_params": {"hog": {"cell_size": 1}}}, "'cell_size' parameter of HOGParams"),
+        ({"image_size": 8}, "'image_size' parameter"),
+        ({"image_size": 24}, r"at least 32 x 32 pixels"),
+        ({"n_jobs": 0}, "'n_jobs' parameter"),
+        ({"progress": "yes"}, "'progress' parameter"),
+        ({"batch_size": 0}, "'batch_size' parameter"),
+        ({"memory": 3}, "'memory' parameter"),
+        ({"crop_lungs": "yes"}, "'crop_lungs' parameter"),
+        ({"preprocess": "clahe"}, "'preprocess' parameter"),
+        ({"preprocess": ["sharpen"]}, "sharpen"),
+    ],
+)
+def test_invalid_parameters(params, match):
+    with pytest.raises(ConfigError, match=match):
+        FeatureExtractor(**{**SMALL, **params}).fit()
+
+
+def test_bad_inputs(images, tmp_path):
+    fx = FeatureExtractor(families=["intensity"], **SMALL).fit()
+    with pytest.raises(ConfigError, match="X is empty"):
+        fx.transform([])
+    with pytest.raises(ConfigError, match="single path"):
+        fx.transform(images[0])
+    with pytest.raises(ConfigError, match=r"X\[1\] must be an image path or a numpy array"):
+        fx.transform([images[0], 3])
+    with pytest.raises(ConfigError, match="stack of images"):
+        fx.transform(np.zeros((64, 64)))
+    bad = tmp_path / "broken.png"
+    bad.write_text("not an image")
+    with pytest.raises(ImageReadError, match="broken.png.*not a supported image"):
+        fx.transform([images[0], str(bad)])
+    with pytest.raises(ImageReadError, match="missing.png.*no such file"):
+        FeatureExtractor(families=["intensity"], memory=tmp_path / "c", **SMALL).fit().transform(
+            [str(tmp_path / "missing.png")])
+
+
+# ------------------------------------------------------------------------------ cache
+def test_cache_hits_misses_and_invalidation(images, tmp_path, monkeypatch):
+    counter = _Counter(monkeypatch)
+    cache_dir = tmp_path / "cache"
+    base = {**SMALL, "families": ["intensity", "lbp"], "memory": cache_dir, "batch_size": 5}
+
+    def run(paths, **over):
+        counter.calls = 0
+        X, info = FeatureExtractor(**{**base, **over}).fit().transform_with_info(paths)
+        return X, info, counter.calls
+
+    X1, info1, n1 = run(images[:8])
+    assert n1 == 8 and info1.n_computed == 8 and info1.n_cached == 0
+    X2, info2, n2 = run(images[:8])
+    assert n2 == 0 and info2.n_cached == 8
+    np.testing.assert_array_equal(X1, X2)
+    # Adding images computes only the new ones.
+    X3, info3, n3 = run(images)
+    assert n3 == 4 and info3.from_cache.tolist() == [True] * 8 + [False] * 4
+    np.testing.assert_array_equal(X3[:8], X1)
+    # Any parameter change misses.
+    for over in ({"image_size": 72}, {"family_params": {"lbp": {"grid": (2, 2)}}},
+                 {"families": ["intensity"]}, {"preprocess": ["clahe"]}):
+        assert run(images[:3], **over)[2] == 3, over
+    monkeypatch.setattr(extract_mod, "FEATURE_VERSION", xrayfeat.FEATURE_VERSION + 1)
+    assert run(images[:3])[2] == 3
+    monkeypatch.undo()
+    counter = _Counter(monkeypatch)
+    # Parameters that do not change the values (n_jobs, progress, batch_size) still hit.
+    assert run(images[:3], batch_size=1, progress=False)[2] == 0
+    # A renamed copy of the same bytes is a hit: the key is the content, not the name.
+    copy = tmp_path / "renamed.png"
+    copy.write_bytes(Path(images[0]).read_bytes())
+    assert run([str(copy)])[2] == 0
+    # Arrays are cached by content too.
+    arr = [cv2.imread(images[0], cv2.IMREAD_GRAYSCALE)]
+    assert run(arr)[2] == 1 and run(arr)[2] == 0
+    entries = FeatureCache(cache_dir).size()
+    assert len(list(cache_dir.iterdir())) <= 3  # one database (+ WAL side files)
+    assert entries >= 12
+
+
+def test_corrupt_entry_is_recomputed(images, tmp_path, monkeypatch):
+    import sqlite3
+
+    counter = _Counter(monkeypatch)
+    fx = FeatureExtractor(families=["intensity"], memory=tmp_path, **SMALL).fit()
+    X = fx.transform(images[:4])
+    with sqlite3.connect(FeatureCache(tmp_path).path) as conn:
+        conn.execute("UPDATE features SET data = zeroblob(length(data)) WHERE rowid = 2")
+    counter.calls = 0
+    with pytest.warns(UserWarning, match="1 corrupt entry"):
+        X2 = fx.transform(images[:4])
+    assert counter.calls == 1
+    np.testing.assert_array_equal(X, X2)
+
+
+_KILLED_RUN = """
+import sys, time
+import xrayfeat.extract as ex
+orig = ex.compute_image_features
+def slow(image, spec):
+    time.sleep(0.05)
+    return orig(image, spec)
+ex.compute_image_features = slow
+paths = sys.argv[2:]
+ex.FeatureExtractor(families=["intensity", "lbp"], image_size=64, memory=sys.argv[1],
+                    batch_size=2, progress=False).fit().transform(paths)
+print("finished")
+"""
+
+
+def test_killed_run_resumes_without_losing_work(tmp_path, monkeypatch):
+    paths = _write_images(tmp_path / "imgs", 40)
+    script = tmp_path / "run.py"
+    script.write_text(textwrap.dedent(_KILLED_RUN))
+    env = {**os.environ, "PYTHONPATH": str(Path(xrayfeat.__file__).parents[1])}
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "cache"), *paths],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    cache = FeatureCache(tmp_path / "cache")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if cache.path.exists() and cache.size() >= 6:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()
+    done = cache.size()
+    assert 6 <= done < 40
+    counter = _Counter(monkeypatch)
+    fx = FeatureExtractor(families=["intensity", "lbp"], image_size=64, memory=tmp_path / "cache",
+                          progress=False).fit()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no corrupt entry may be left behind
+        X, info = fx.transform_with_info(paths)
+    assert counter.calls == 40 - done == info.n_computed
+    fresh = FeatureExtractor(families=["intensity", "lbp"], image_size=64, progress=False).fit()
+    np.testing.assert_array_equal(X, fresh.transform(paths))
+
+
+# ------------------------------------------------------------------------------ crop / preprocess
+def test_crop_lungs_and_preprocess_integration(tmp_path):
+    images = [synthetic_cxr(160, seed=s)[0] for s in range(3)]
+    images.append(np.full((160, 160), 0.5, np.float32))  # no lungs -> fallback
+    X, info = extract_features(images, crop_lungs=True, preprocess=["clahe"], image_size=96,
+                               families=["lbp", "intensity"], progress=False)
+    assert isinstance(info, ExtractionInfo)
+    assert X.shape[0] == 4 and np.isfinite(X).all()
+    assert info.crop_fallback.tolist() == [False, False, False, True] and info.n_fallback == 1
+    assert info.crop_reason[0] == "ok" and info.crop_reason[3] not in ("", "ok")
+    r0, r1, c0, c1 = info.crop_box[0]
+    assert 0 <= r0 < r1 <= 96 and 0 <= c0 < c1 <= 96 and (r1 - r0) < 96
+    assert info.decoded_shape.tolist() == [[160, 160]] * 4
+    frame = info.to_frame()
+    assert list(frame["crop_fallback"]) == [False, False, False, True]
+    X_nocrop, info_nocrop = extract_features(images, image_size=96, families=["lbp", "intensity"],
+                                             progress=False)
+    assert (info_nocrop.crop_box == -1).all() and info_nocrop.crop_reason == [""] * 4
+    assert not np.allclose(X[0], X_nocrop[0])
+    # The cache returns the crop information without recomputing.
+    fx = FeatureExtractor(crop_lungs=True, image_size=96, families=["intensity"], memory=tmp_path,
+                          progress=False).fit()
+    _, cold = fx.transform_with_info(images)
+    _, warm = fx.transform_with_info(images)
+    assert warm.n_cached == 4
+    np.testing.assert_array_equal(warm.crop_box, cold.crop_box)
+    assert warm.crop_fallback.tolist() == cold.crop_fallback.tolist()
+
+
+def test_reduced_resolution_decoding(tmp_path):
+    image, _ = synthetic_cxr(600, seed=0)
+    p = tmp_path / "big.jpeg"
+    cv2.imwrite(str(p), np.rint(image * 255).astype(np.uint8))
+    X, info = extract_features([str(p)], image_size=128, families=["intensity"], progress=False)
+    assert info.decoded_shape.tolist() == [[150, 150]]  # decoded at 1/4 scale, >= 128
+
+
+# ------------------------------------------------------------------------------ parallel
+def test_parallel_equals_sequential(images):
+    params = {**SMALL, "families": ["hog", "lbp", "intensity"], "batch_size": 3}
+    seq = FeatureExtractor(**params).fit().transform(images)
+    par = FeatureExtractor(n_jobs=2, **params).fit().transform(images)
+    np.testing.assert_array_equal(seq, par)
+    with pytest.raises(ImageReadError, match="nothere.png"):
+        FeatureExtractor(n_jobs=2, **params).fit().transform(images[:3] + ["nothere.png"])
+
+
+def test_progress_bar_can_be_forced(images, capsys):
+    FeatureExtractor(families=["intensity"], image_size=64, progress=True).fit().transform(images[:2])
+    assert "xrayfeat features" in capsys.readouterr().err
+    FeatureExtractor(families=["intensity"], image_size=64, progress=False).fit().transform(images[:2])
+    assert capsys.readouterr().err == ""
+
+
+def test_dask_backend(images, tmp_path):
+    distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
+    import joblib
+
+    params = {**SMALL, "families": ["lbp", "intensity"], "batch_size": 4}
+    expected = FeatureExtractor(**params).fit().transform(images)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  protocol="tcp", host="127.0.0.1", dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        with joblib.parallel_config(backend="dask"), distributed.get_task_stream(client) as ts:
+            fx = FeatureExtractor(memory=tmp_path, **params).fit()
+            X, info = fx.transform_with_info(images)
+    assert len(ts.data) >= 3  # the 12 images ran as batches on the cluster
+    np.testing.assert_array_equal(X, expected)
+    assert info.n_computed == len(images) and FeatureCache(tmp_path).size() == len(images)
+
+
+def test_sklearn_conformance_checks_that_apply():
+    # The full check suite needs numeric 2-D X; scikit-learn itself skips an estimator
+    # whose input tags say "paths/images, not a 2-D array". Run the checks that do not
+    # feed data.
+    from sklearn.utils import estimator_checks as ec
+
+    fx = FeatureExtractor(**SMALL)
+    ec.check_no_attributes_set_in_init("FeatureExtractor", fx)
+    ec.check_parameters_default_constructible("FeatureExtractor", FeatureExtractor())
+    ec.check_get_params_invariance("FeatureExtractor", fx)
+    ec.check_set_params("FeatureExtractor", fx)
+    tags = fx.__sklearn_tags__()
+    assert tags.input_tags.string and not tags.input_tags.two_d_array and tags.requires_fit
+    assert fx.fit() is fx

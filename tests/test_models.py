@@ -1,0 +1,164 @@
+"""xrayfeat.fit / predict / predict_proba / save / load on the embedded sample."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.exceptions import NotFittedError
+
+import xrayfeat
+from xrayfeat import ConfigError, ImageReadError, XrayClassifier
+from xrayfeat.datasets import load_sample, sample_path
+
+# Small, fast features: HOG + intensity on 128 px images.
+FAST = {"families": ["hog", "intensity"], "image_size": 128, "progress": False}
+
+
+@pytest.fixture(scope="module")
+def train():
+    return load_sample(split="train")
+
+
+@pytest.fixture(scope="module")
+def test_split():
+    return load_sample(split="test")
+
+
+@pytest.fixture(scope="module")
+def model():
+    return xrayfeat.fit(sample_path(), features=FAST, cv=3)
+
+
+def test_fit_predict_on_sample(model, test_split):
+    assert list(model.classes_) == ["NORMAL", "PNEUMONIA"]
+    assert 0.0 < model.threshold_ < 1.0
+    assert model.objective_ == "balanced_accuracy"
+    labels = xrayfeat.predict(model, test_split)
+    assert set(labels) <= {"NORMAL", "PNEUMONIA"} and len(labels) == 50
+    proba = xrayfeat.predict_proba(model, test_split.paths)
+    assert proba.shape == (50, 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-9)
+    # labels are the probabilities thresholded at the model's own threshold
+    np.testing.assert_array_equal(labels == "PNEUMONIA", proba[:, 1] >= model.threshold_)
+    # far better than chance on the held-out patients of the sample
+    assert (labels == test_split.labels).mean() >= 0.75
+    cv = model.cv_results_
+    assert cv["n_splits"] == 3 and len(cv["fold_roc_auc"]) == 3
+    assert 0.8 < cv["roc_auc_mean"] <= 1.0
+    assert cv["oof"]["threshold"] == pytest.approx(model.threshold_)
+    assert len(cv["tuning_curve"]["thresholds"]) == len(cv["tuning_curve"]["scores"])
+
+
+def test_predict_accepts_folder_file_and_arrays(model, test_split):
+    folder = sample_path() / "test" / "NORMAL"
+    from_folder = xrayfeat.predict(model, folder)
+    assert len(from_folder) == 20
+    one = xrayfeat.predict_proba(model, test_split.paths[0])
+    arr = xrayfeat.read_image(test_split.paths[0])
+    np.testing.assert_allclose(xrayfeat.predict_proba(model, arr), one, atol=1e-6)
+
+
+@pytest.mark.parametrize("bound", [0.9, 0.97])
+def test_constrained_threshold_holds_out_of_fold(train, bound):
+    m = xrayfeat.fit((train.paths, train.labels, train.groups), features=FAST, cv=3,
+                     threshold=f"specificity@sensitivity>={bound}")
+    oof = m.cv_results_["oof"]
+    # the chosen threshold meets the constraint on the out-of-fold predictions
+    assert oof["sensitivity"] >= bound
+    assert m.objective_ == f"specificity@sensitivity>={bound}"
+
+
+def test_stricter_constraint_lowers_threshold(train):
+    lo = xrayfeat.fit((train.paths, train.labels), features=FAST, cv=3, threshold="specificity@sensitivity>=0.8")
+    hi = xrayfeat.fit((train.paths, train.labels), features=FAST, cv=3, threshold="specificity@sensitivity>=0.99")
+    assert hi.threshold_ <= lo.threshold_
+
+
+def test_fixed_threshold(train):
+    m = xrayfeat.fit((train.paths, train.labels), features=FAST, cv=3, threshold=0.3)
+    assert m.threshold_ == 0.3 and m.objective_ == "fixed"
+
+
+@pytest.mark.parametrize("classifier", ["logreg", "svm", "linear-svm", "xgboost"])
+def test_every_classifier_round_trips_through_a_model_file(tmp_path, train, test_split, classifier):
+    params = {"n_estimators": 20, "max_depth": 2} if classifier == "xgboost" else None
+    m = xrayfeat.fit((train.paths, train.labels), classifier=classifier, classifier_params=params,
+                     features=FAST, cv=3)
+    path = xrayfeat.save(m, tmp_path / "model.xrf")
+    loaded = xrayfeat.load(path)
+    np.testing.assert_array_equal(loaded.predict_proba(test_split.paths), m.predict_proba(test_split.paths))
+    np.testing.assert_array_equal(loaded.predict(test_split.paths), m.predict(test_split.paths))
+    assert loaded.threshold_ == m.threshold_
+    assert loaded.saved_versions_["xrayfeat"] == xrayfeat.__version__
+
+
+def test_model_with_preprocessing_and_crop_round_trips(tmp_path, train, test_split):
+    features = {**FAST, "crop_lungs": True, "preprocess": [{"name": "percentile"}, {"name": "clahe"}]}
+    m = xrayfeat.fit((train.paths, train.labels), features=features, cv=3)
+    loaded = xrayfeat.load(xrayfeat.save(m, tmp_path / "m.xrf"))
+    np.testing.assert_array_equal(loaded.predict_proba(test_split.paths[:10]), m.predict_proba(test_split.paths[:10]))
+
+
+def test_three_class_model_and_costs(train):
+    ds = load_sample(split="train", labels="3class")
+    m = xrayfeat.fit(ds, features=FAST, cv=3)
+    assert set(m.classes_) == {"NORMAL", "BACTERIA", "VIRUS"}
+    assert m.threshold_ is None and m.objective_ == "argmax"
+    test = load_sample(split="test", labels="3class")
+    proba = m.predict_proba(test.paths)
+    assert proba.shape == (50, 3)
+    np.testing.assert_array_equal(m.predict(test.paths), m.classes_[proba.argmax(axis=1)])
+    assert set(m.cv_results_["oof"]) >= {"macro_f1", "per_class", "confusion_matrix"}
+    # calling a normal film "normal" is free, missing pneumonia costs 20x: fewer NORMAL answers
+    costs = np.ones((3, 3)) - np.eye(3)
+    normal = list(m.classes_).index("NORMAL")
+    costs[:, normal] = 20.0
+    costs[normal, normal] = 0.0
+    cautious = xrayfeat.fit(ds, features=FAST, cv=3, class_costs=costs)
+    assert cautious.objective_ == "min-cost"
+    assert (cautious.predict(test.paths) == "NORMAL").sum() < (m.predict(test.paths) == "NORMAL").sum()
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"classifier": "forest"}, "'classifier' parameter of XrayClassifier"),
+        ({"calibration": "platt"}, "'calibration' parameter"),
+        ({"classifier": "svm", "calibration": None}, "has no probabilities of its own"),
+        ({"cv": 1}, "'cv' parameter"),
+        ({"threshold": "accuracy"}, "unknown threshold objective"),
+        ({"threshold": 1.5}, r"fixed threshold must be in \(0, 1\)"),
+        ({"classifier_params": {"kernel": "poly"}}, r"unknown parameter\(s\) \['kernel'\]"),
+        ({"cv": 50}, "fewer than cv=50 folds"),
+    ],
+)
+def test_bad_parameters(train, kwargs, match):
+    kwargs = {"features": FAST, **kwargs}
+    with pytest.raises(ConfigError, match=match):
+        XrayClassifier(**kwargs).fit(train.paths, train.labels)
+
+
+def test_bad_data(train, tmp_path):
+    with pytest.raises(ConfigError, match="single class"):
+        XrayClassifier(features=FAST).fit(train.paths[:10], ["NORMAL"] * 10)
+    with pytest.raises(ConfigError, match="X has 100 images but y has shape"):
+        XrayClassifier(features=FAST).fit(train.paths, train.labels[:-1])
+    with pytest.raises(ConfigError, match="data must be a folder"):
+        xrayfeat.fit(42)
+    bad = tmp_path / "broken.jpeg"
+    bad.write_text("not an image")
+    with pytest.raises(ImageReadError, match="broken.jpeg"):
+        XrayClassifier(features=FAST, cv=3).fit([*train.paths[:-1], str(bad)], train.labels)
+
+
+def test_unfitted_model_and_unreadable_image(model, tmp_path):
+    with pytest.raises(NotFittedError):
+        XrayClassifier().predict(["a.jpeg"])
+    with pytest.raises(ConfigError, match="expected a model from xrayfeat.fit"):
+        xrayfeat.predict(object(), ["a.jpeg"])
+    with pytest.raises(xrayfeat.DatasetError, match="no such image file or folder"):
+        xrayfeat.predict(model, tmp_path / "missing.jpeg")
+    empty = tmp_path / "garbage.png"
+    empty.write_bytes(b"")
+    with pytest.raises(ImageReadError, match=r"garbage\.png.*empty"):
+        xrayfeat.predict(model, [str(empty)])

@@ -1,0 +1,249 @@
+"""Tests for xrayfeat.segment: synthetic chest-like images with known lungs, plus real files."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from _synthetic import dice, synthetic_cxr
+from xrayfeat.exceptions import ConfigError
+from xrayfeat.segment import (
+    FALLBACK_CROP,
+    LungCrop,
+    check_lung_mask,
+    crop_to_lungs,
+    segment_lungs,
+)
+
+TRAIN_224 = Path(__file__).resolve().parents[2] / "shared" / "data" / "chest_xray_224_train"
+
+
+@pytest.mark.parametrize("size", [128, 256, 1024, (300, 500), (640, 420)])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_dice_on_synthetic_chest(size, seed):
+    img, truth = synthetic_cxr(size, seed=seed)
+    mask = segment_lungs(img)
+    assert mask.shape == img.shape and mask.dtype == bool
+    assert dice(mask, truth) > 0.9
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_inverted_images_are_detected(seed):
+    img, truth = synthetic_cxr(256, seed=seed, inverted=True)
+    assert dice(segment_lungs(img), truth) > 0.9
+    # Forcing the wrong polarity must fail, which shows the detection does the work.
+    assert dice(segment_lungs(img, invert=False), truth) < 0.5
+
+
+@pytest.mark.parametrize("label_box, border", [(False, False), (True, False), (False, True)])
+def test_label_box_and_border_variants(label_box, border):
+    img, truth = synthetic_cxr(256, seed=4, label_box=label_box, border=border)
+    assert dice(segment_lungs(img), truth) > 0.9
+
+
+@pytest.mark.parametrize("frame", [0.03, 0.08])
+@pytest.mark.parametrize("inverted", [False, True])
+def test_uniform_white_or_black_frame(frame, inverted):
+    # A white frame hides the outside air from the image border; on an inverted
+    # film the usual black padding becomes exactly that.
+    img, truth = synthetic_cxr(256, seed=1, border=False)
+    b = int(frame * 256)
+    img = img.copy()
+    img[:b] = img[-b:] = 0.95
+    img[:, :b] = img[:, -b:] = 0.95
+    if inverted:
+        img = 1.0 - img
+    assert dice(segment_lungs(img), truth) > 0.9
+
+
+@pytest.mark.parametrize("params", [{"work_size": 96}, {"work_size": 256},
+                                    {"closing": 0.0}, {"n_thresholds": 32}])
+def test_parameters_keep_quality(params):
+    img, truth = synthetic_cxr(256, seed=3)
+    assert dice(segment_lungs(img, **params), truth) > 0.88
+
+
+def test_label_box_is_not_segmented():
+    img, _ = synthetic_cxr(256, seed=0, label_box=True)
+    mask = segment_lungs(img)
+    assert not mask[int(0.05 * 256):int(0.12 * 256), int(0.05 * 256):int(0.22 * 256)].any()
+
+
+def test_noisier_image_still_segments():
+    img, truth = synthetic_cxr(256, seed=5, noise=0.08)
+    assert dice(segment_lungs(img), truth) > 0.85
+
+
+def test_integer_input_is_accepted():
+    img, truth = synthetic_cxr(200, seed=1)
+    u8 = np.round(img * 255).astype(np.uint8)
+    assert dice(segment_lungs(u8), truth) > 0.9
+
+
+def test_crop_contains_lungs_and_matches_box():
+    img, truth = synthetic_cxr(256, seed=0)
+    mask = segment_lungs(img)
+    crop = crop_to_lungs(img, mask, margin=0.05)
+    assert isinstance(crop, LungCrop)
+    assert not crop.fallback and crop.reason == "ok"
+    r0, r1, c0, c1 = crop.box
+    np.testing.assert_array_equal(crop.image, img[r0:r1, c0:c1])
+    np.testing.assert_array_equal(crop.mask, mask[r0:r1, c0:c1])
+    assert crop.mask.sum() == mask.sum()  # nothing of the mask is cut off
+    assert crop.image.dtype == np.float32 and crop.mask.dtype == bool
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        crop.fallback = True  # type: ignore[misc]
+
+
+def test_crop_margin_grows_box():
+    img, _ = synthetic_cxr(256, seed=0)
+    mask = segment_lungs(img)
+    tight = crop_to_lungs(img, mask, margin=0.0).box
+    wide = crop_to_lungs(img, mask, margin=0.2).box
+    assert wide[0] < tight[0] and wide[1] > tight[1] and wide[2] < tight[2] and wide[3] > tight[3]
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        np.zeros((256, 256), np.float32),
+        np.full((300, 200), 0.6, np.float32),
+        np.random.default_rng(0).random((256, 256), dtype=np.float32),
+        np.random.default_rng(1).random((512, 384), dtype=np.float32),
+    ],
+    ids=["black", "grey", "noise256", "noise512x384"],
+)
+def test_fallback_fires_on_blank_and_noise(image):
+    crop = crop_to_lungs(image, segment_lungs(image))
+    assert crop.fallback
+    assert crop.reason != "ok"
+    rows, cols = image.shape
+    pad_r = round(rows * (1 - FALLBACK_CROP) / 2)
+    pad_c = round(cols * (1 - FALLBACK_CROP) / 2)
+    assert crop.box == (pad_r, rows - pad_r, pad_c, cols - pad_c)
+    assert crop.mask.all() and crop.mask.shape == crop.image.shape
+
+
+def _boxes(*boxes, shape=(100, 100)):
+    m = np.zeros(shape, bool)
+    for r0, r1, c0, c1 in boxes:
+        m[r0:r1, c0:c1] = True
+    return m
+
+
+def _two_boxes(shape=(100, 100), second=True):
+    m = np.zeros(shape, bool)
+    m[25:75, 15:40] = True
+    if second:
+        m[25:75, 60:85] = True
+    return m
+
+
+@pytest.mark.parametrize(
+    "mask, reason",
+    [
+        (np.zeros((100, 100), bool), "empty mask"),
+        (np.ones((100, 100), bool), "mask area 1.000"),
+        (_two_boxes(second=False), "one lung only"),
+        (_boxes((0, 30, 2, 20), (0, 30, 25, 45)), "mask centre row 0.15"),
+        (_boxes((40, 80, 2, 20), (40, 80, 25, 45)), "mask centre column 0.23"),
+        (_boxes((45, 60, 10, 45), (45, 60, 55, 90)), "bounding box 0.15 x 0.80"),
+        (_boxes((20, 80, 10, 45), (40, 60, 70, 90)), "lungs unbalanced: area ratio 0.19"),
+    ],
+)
+def test_check_lung_mask_rejections(mask, reason):
+    ok, why = check_lung_mask(mask)
+    assert not ok
+    assert why != "ok"
+    import re
+
+    assert re.search(reason, why), why
+
+
+def test_check_lung_mask_accepts_two_lungs():
+    assert check_lung_mask(_two_boxes()) == (True, "ok")
+
+
+def test_unbalanced_lungs_rejected():
+    m = _two_boxes()
+    m[25:75, 60:85] = False
+    m[45:55, 75:85] = True  # a small blob instead of a lung
+    ok, why = check_lung_mask(m)
+    assert not ok and ("unbalanced" in why or "one lung" in why)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda im: segment_lungs(im, work_size=16), "'work_size' parameter of segment_lungs"),
+        (lambda im: segment_lungs(im, invert="yes"), "'invert' parameter of segment_lungs"),
+        (lambda im: segment_lungs(im, closing=0.5), "'closing' parameter"),
+        (lambda im: segment_lungs(im, n_thresholds=1), "'n_thresholds' parameter"),
+        (lambda im: segment_lungs(im[..., None]), "must be a 2-D grey array"),
+        (lambda im: segment_lungs(im * 2.0), r"values in \[0, 1\]"),
+        (lambda im: crop_to_lungs(im, np.zeros((5, 5), bool)), "mask has shape"),
+        (lambda im: crop_to_lungs(im, im > 0.5, margin=-0.1), "'margin' parameter"),
+        (lambda im: check_lung_mask(np.zeros((4, 4, 2), bool)), "mask must be a 2-D"),
+    ],
+)
+def test_bad_inputs_raise_config_error(call, match):
+    img, _ = synthetic_cxr(128, seed=0, noise=0.0)
+    with pytest.raises(ConfigError, match=match):
+        call(img)
+
+
+def _real_sample(n_per_class=8):
+    files = []
+    for cls in ("NORMAL", "PNEUMONIA"):
+        found = sorted((TRAIN_224 / cls).glob("*.jpeg"))
+        files += found[:: max(1, len(found) // n_per_class)][:n_per_class]
+    return files
+
+
+@pytest.mark.skipif(not TRAIN_224.is_dir(), reason=f"real data folder {TRAIN_224} not present")
+def test_real_images_inverted_give_same_mask():
+    from xrayfeat.io import read_image
+
+    for path in _real_sample(n_per_class=3):
+        img = read_image(path)
+        assert dice(segment_lungs(img), segment_lungs(1.0 - img)) > 0.95, path.name
+
+
+def test_plot_lung_crops_writes_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    from xrayfeat.plots import plot_lung_crops
+
+    images, masks, boxes = [], [], []
+    for seed in range(3):
+        img, _ = synthetic_cxr((128, 160), seed=seed)
+        mask = segment_lungs(img)
+        images.append(img)
+        masks.append(mask)
+        boxes.append(crop_to_lungs(img, mask).box)
+    out = plot_lung_crops(images, masks, boxes, tmp_path / "grid.png", ncols=2,
+                          titles=["a", "b", "c"])
+    assert out == str(tmp_path / "grid.png")
+    assert (tmp_path / "grid.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ConfigError, match="as many masks, boxes and titles as images"):
+        plot_lung_crops(images, masks[:1], boxes, tmp_path / "bad.png")
+    with pytest.raises(ConfigError, match=r"masks\[0\] has shape"):
+        plot_lung_crops(images[:1], [np.zeros((4, 4), bool)], [None], tmp_path / "bad.png")
+
+
+@pytest.mark.skipif(not TRAIN_224.is_dir(), reason=f"real data folder {TRAIN_224} not present")
+def test_real_images_mostly_plausible():
+    from xrayfeat.io import read_image
+
+    files = _real_sample()
+    assert files, f"no JPEGs under {TRAIN_224}"
+    crops = [crop_to_lungs(img, segment_lungs(img)) for img in map(read_image, files)]
+    plausible = sum(not c.fallback for c in crops)
+    assert plausible >= 0.75 * len(files), [c.reason for c in crops]
+    for c in crops:
+        if not c.fallback:
+            frac = c.mask.mean() * c.mask.size / np.prod(read_image(files[0]).shape)
+            assert 0.05 < frac < 0.75

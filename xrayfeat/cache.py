@@ -1,0 +1,418 @@
+"""On-disk cache of per-image feature vectors: one SQLite file, safe to share.
+
+Why SQLite
+----------
+Thousands of images must not become thousands of tiny files, writes must be
+atomic, a run killed at any moment must lose no finished work and leave no
+half-written entry, and two processes must be able to write at once. One
+SQLite database (standard library :mod:`sqlite3`) in WAL mode gives all of
+that: every batch of entries is one transaction (all or nothing), readers never
+block the writer, and a busy timeout serialises concurrent writers.
+
+Keys
+----
+An entry's key is ``blake2b(content digest + configuration digest)``:
+
+- the *content digest* hashes the file's bytes (not its name or date), or an
+  array's dtype, shape and bytes, so a renamed copy is a hit and an edited
+  file is a miss;
+- the *configuration digest* hashes the canonical JSON of everything that
+  shapes the vector: reading size, preprocessing, segmentation, every feature
+  family and its parameters, and :data:`xrayfeat.FEATURE_VERSION`.
+
+Changing any of them misses; adding images computes only the new ones. Each
+row also stores a CRC-32 of its payload: an entry that fails the check (disk
+corruption, a foreign writer) is reported with a :class:`CacheCorruptionWarning`,
+deleted and recomputed.
+
+Durability: ``synchronous=NORMAL`` in WAL mode survives the process being
+killed (the OS holds the written pages) but not necessarily a power cut,
+after which at most the last transactions are lost, never corrupted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import time
+import warnings
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .exceptions import ConfigError, ImageReadError
+
+__all__ = [
+    "FeatureCache",
+    "CacheCorruptionWarning",
+    "check_memory",
+    "content_digest",
+    "config_digest",
+    "entry_key",
+]
+
+_SCHEMA_VERSION = 1
+_DTYPE = np.dtype("<f4")
+#: File name used when ``location`` is a directory.
+DEFAULT_FILENAME = "xrayfeat-features.sqlite"
+_QUERY_CHUNK = 500
+
+
+class CacheCorruptionWarning(UserWarning):
+    """A cache entry failed its integrity check and will be recomputed."""
+
+
+# ------------------------------------------------------------------------------ digests
+def content_digest(source: str | os.PathLike | np.ndarray) -> str:
+    """Digest of an image's content: the file's bytes, or an array's dtype, shape and data.
+
+    Parameters
+    ----------
+    source : str, path-like or ndarray
+        Image file or in-memory array.
+
+    Returns
+    -------
+    str
+        32 hexadecimal characters (blake2b, 16 bytes).
+
+    Raises
+    ------
+    ImageReadError
+        If the file cannot be opened.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xrayfeat.cache import content_digest
+    >>> content_digest(np.zeros((2, 2))) == content_digest(np.zeros((2, 2)))
+    True
+    >>> content_digest(np.zeros((2, 2))) == content_digest(np.zeros((4, 1)))
+    False
+    """
+    h = hashlib.blake2b(digest_size=16)
+    if isinstance(source, np.ndarray):
+        arr = np.ascontiguousarray(source)
+        h.update(f"array:{arr.dtype.str}:{arr.shape}:".encode())
+        h.update(arr.data if arr.size else b"")
+        return h.hexdigest()
+    path = os.fspath(source)
+    try:
+        with open(path, "rb") as fh:
+            h.update(b"file:")
+            h.update(fh.read())
+    except FileNotFoundError:
+        raise ImageReadError(path, "no such file") from None
+    except IsADirectoryError:
+        raise ImageReadError(path, "this is a directory, not an image file") from None
+    except OSError as exc:
+        raise ImageReadError(path, f"the file cannot be opened ({exc.strerror})") from None
+    return h.hexdigest()
+
+
+def config_digest(config: Mapping[str, Any]) -> str:
+    """Digest of a JSON-serialisable configuration (canonical JSON: sorted keys, no spaces).
+
+    Returns
+    -------
+    str
+        32 hexadecimal characters.
+    """
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def entry_key(content: str, config: str) -> str:
+    """Cache key of one image under one configuration (both digests from this module)."""
+    return hashlib.blake2b(f"{content}:{config}".encode(), digest_size=16).hexdigest()
+
+
+def _checksum(data: bytes, info: bytes) -> int:
+    return zlib.crc32(info, zlib.crc32(data))
+
+
+# ------------------------------------------------------------------------------ cache
+class FeatureCache:
+    """Per-image feature vectors in one SQLite file.
+
+    Parameters
+    ----------
+    location : str or path-like
+        A directory (created if needed; the database is
+        ``<location>/xrayfeat-features.sqlite``) or a file path ending in
+        ``.sqlite``, ``.sqlite3`` or ``.db``.
+    timeout : float, default=60.0
+        Seconds a writer waits for another process's transaction to finish.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The database file.
+
+    Notes
+    -----
+    The object can be pickled (the connection is reopened in the new process)
+    and used from several processes at once. Vectors are stored as
+    little-endian float32.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile
+    >>> from xrayfeat.cache import FeatureCache
+    >>> cache = FeatureCache(tempfile.mkdtemp())
+    >>> cache.put_many([("k1", "cfg", np.arange(3.0), {"crop_fallback": False})])
+    1
+    >>> vec, info = cache.get_many(["k1", "k2"])["k1"]
+    >>> vec.tolist(), info, cache.size()
+    ([0.0, 1.0, 2.0], {'crop_fallback': False}, 1)
+    """
+
+    def __init__(self, location: str | os.PathLike, *, timeout: float = 60.0):
+        if not isinstance(location, (str, os.PathLike)):
+            raise ConfigError(
+                f"FeatureCache location must be a path; got {type(location).__name__}."
+            )
+        loc = Path(location).expanduser()
+        if loc.suffix.lower() in (".sqlite", ".sqlite3", ".db"):
+            self.path = loc
+        else:
+            self.path = loc / DEFAULT_FILENAME
+        self.timeout = float(timeout)
+        self._conn: sqlite3.Connection | None = None
+        self._pid: int | None = None
+
+    # -- connection ---------------------------------------------------------------------
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is not None and self._pid == os.getpid():
+            return self._conn
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                str(self.path), timeout=self.timeout, isolation_level=None, check_same_thread=False
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError(f"cannot open the feature cache at {str(self.path)!r}: {exc}") from None
+        conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS features ("
+                " key TEXT PRIMARY KEY, config TEXT NOT NULL, n INTEGER NOT NULL,"
+                " data BLOB NOT NULL, info TEXT NOT NULL, checksum INTEGER NOT NULL,"
+                " created REAL NOT NULL)"
+            )
+            conn.execute("CREATE INDEX IF NOT EXISTS features_config ON features(config)")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
+            )
+            conn.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(_SCHEMA_VERSION),)
+            )
+            (version,) = conn.execute(
+                "SELECT value FROM meta WHERE name = 'schema_version'"
+            ).fetchone()
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise ConfigError(
+                f"{str(self.path)!r} is not a usable xrayfeat feature cache ({exc}); delete it "
+                "or choose another location."
+            ) from None
+        if version != str(_SCHEMA_VERSION):
+            conn.close()
+            raise ConfigError(
+                f"feature cache {str(self.path)!r} has schema version {version}, this xrayfeat "
+                f"uses {_SCHEMA_VERSION}; delete the file or use another location."
+            )
+        self._conn, self._pid = conn, os.getpid()
+        return conn
+
+    def close(self) -> None:
+        """Close this process's connection (it reopens on next use)."""
+        if self._conn is not None and self._pid == os.getpid():
+            self._conn.close()
+        self._conn = self._pid = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self.path, "timeout": self.timeout}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.path, self.timeout = state["path"], state["timeout"]
+        self._conn = self._pid = None
+
+    def __repr__(self) -> str:
+        return f"FeatureCache({str(self.path)!r})"
+
+    # -- read / write -----------------------------------------------------------------------
+    def get_many(self, keys: Sequence[str]) -> dict[str, tuple[np.ndarray, dict[str, Any]]]:
+        """Look up many keys at once.
+
+        Parameters
+        ----------
+        keys : sequence of str
+            Keys from :func:`entry_key`.
+
+        Returns
+        -------
+        dict
+            ``key -> (vector float32 of shape (n,), info dict)`` for every key
+            found intact. Corrupt entries are left out, deleted, and reported
+            with one :class:`CacheCorruptionWarning`.
+        """
+        conn = self._connection()
+        found: dict[str, tuple[np.ndarray, dict[str, Any]]] = {}
+        bad: list[str] = []
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), _QUERY_CHUNK):
+            chunk = unique[start:start + _QUERY_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = conn.execute(
+                f"SELECT key, n, data, info, checksum FROM features WHERE key IN ({marks})", chunk
+            ).fetchall()
+            for key, n, data, info, checksum in rows:
+                info_b = info.encode() if isinstance(info, str) else bytes(info)
+                data_b = bytes(data) if not isinstance(data, bytes) else data
+                if len(data_b) != n * _DTYPE.itemsize or _checksum(data_b, info_b) != checksum:
+                    bad.append(key)
+                    continue
+                try:
+                    meta = json.loads(info_b)
+                except ValueError:
+                    bad.append(key)
+                    continue
+                found[key] = (np.frombuffer(data_b, dtype=_DTYPE), meta)
+        if bad:
+            warnings.warn(
+                f"{len(bad)} corrupt entr{'y' if len(bad) == 1 else 'ies'} in the feature cache "
+                f"{str(self.path)!r} (checksum or length mismatch); they are deleted and will be "
+                "recomputed.",
+                CacheCorruptionWarning,
+                stacklevel=2,
+            )
+            self.delete(bad)
+        return found
+
+    def put_many(self, entries: Iterable[tuple[str, str, np.ndarray, Mapping[str, Any]]]) -> int:
+        """Store entries in one transaction (all or none are written).
+
+        Parameters
+        ----------
+        entries : iterable of (key, config, vector, info)
+            ``config`` is the configuration digest (used by :meth:`info` and
+            :meth:`clear`); ``vector`` is 1-D (stored as float32); ``info`` a
+            JSON-serialisable dict returned with the vector.
+
+        Returns
+        -------
+        int
+            Number of entries written.
+        """
+        rows = []
+        now = time.time()
+        for key, config, vector, info in entries:
+            data = np.ascontiguousarray(vector, dtype=_DTYPE).ravel().tobytes()
+            info_b = json.dumps(info, sort_keys=True, separators=(",", ":")).encode()
+            rows.append((key, config, len(data) // _DTYPE.itemsize, data, info_b.decode(),
+                         _checksum(data, info_b), now))
+        if not rows:
+            return 0
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany("INSERT OR REPLACE INTO features VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return len(rows)
+
+    def delete(self, keys: Iterable[str]) -> int:
+        """Delete entries by key; returns how many existed."""
+        keys = list(keys)
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            n = 0
+            for start in range(0, len(keys), _QUERY_CHUNK):
+                chunk = keys[start:start + _QUERY_CHUNK]
+                cur = conn.execute(
+                    f"DELETE FROM features WHERE key IN ({','.join('?' * len(chunk))})", chunk
+                )
+                n += cur.rowcount
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return n
+
+    # -- housekeeping ---------------------------------------------------------------------
+    def size(self, config: str | None = None) -> int:
+        """Number of entries, optionally only those of one configuration digest."""
+        conn = self._connection()
+        if config is None:
+            return int(conn.execute("SELECT COUNT(*) FROM features").fetchone()[0])
+        return int(conn.execute("SELECT COUNT(*) FROM features WHERE config = ?", (config,)).fetchone()[0])
+
+    def info(self) -> dict[str, Any]:
+        """Summary: path, entries, bytes on disk, entries per configuration digest."""
+        conn = self._connection()
+        per_config = dict(conn.execute("SELECT config, COUNT(*) FROM features GROUP BY config"))
+        size = 0
+        for suffix in ("", "-wal", "-shm"):
+            p = Path(str(self.path) + suffix)
+            size += p.stat().st_size if p.exists() else 0
+        return {
+            "path": str(self.path),
+            "entries": int(sum(per_config.values())),
+            "bytes": size,
+            "configs": per_config,
+        }
+
+    def clear(self, config: str | None = None) -> int:
+        """Delete all entries (or those of one configuration digest); returns how many."""
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        if config is None:
+            n = conn.execute("DELETE FROM features").rowcount
+        else:
+            n = conn.execute("DELETE FROM features WHERE config = ?", (config,)).rowcount
+        conn.execute("COMMIT")
+        if config is None:
+            conn.execute("VACUUM")
+        return int(n)
+
+
+def check_memory(memory: Any) -> FeatureCache | None:
+    """Turn the ``memory`` argument of the extractor into a cache (or None).
+
+    Parameters
+    ----------
+    memory : None, str, path-like, FeatureCache or joblib.Memory
+        None disables caching; a path is a cache directory or ``.sqlite`` file;
+        a :class:`joblib.Memory` contributes its ``location`` directory.
+
+    Returns
+    -------
+    FeatureCache or None
+
+    Raises
+    ------
+    ConfigError
+        For any other type, or a ``joblib.Memory`` without a location.
+    """
+    if memory is None or isinstance(memory, FeatureCache):
+        return memory
+    if isinstance(memory, (str, os.PathLike)):
+        return FeatureCache(memory)
+    location = getattr(memory, "location", None)
+    if hasattr(memory, "cache") and location is not None:
+        return FeatureCache(location)
+    raise ConfigError(
+        "memory must be None, a directory or .sqlite path, a FeatureCache or a joblib.Memory "
+        f"with a location; got {memory!r}."
+    )

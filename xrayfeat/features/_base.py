@@ -1,0 +1,201 @@
+"""Common machinery of the feature families: the base class and shared helpers.
+
+A *feature family* turns one 2-D float32 image in [0, 1] (and optionally a
+bool lung mask of the same shape) into a 1-D feature vector whose length and
+column names depend only on the image shape and the family's parameters. The
+parameters live in a frozen dataclass (``Family.Params``) that is validated on
+construction, so an invalid configuration fails before any pixel is touched.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .._validation import check_image, check_mask, check_params
+from ..exceptions import ConfigError
+
+__all__ = ["FeatureFamily", "FamilyParams", "to_uint8", "resolve_mask", "number_tag"]
+
+
+@dataclasses.dataclass(frozen=True)
+class FamilyParams:
+    """Base class of the frozen parameter dataclasses.
+
+    Subclasses declare their fields and a ``_constraints`` class attribute (the
+    format of :func:`xrayfeat._validation.check_params`); lists given for tuple
+    fields are converted to tuples so that instances stay hashable.
+    """
+
+    _constraints: ClassVar[Mapping[str, Sequence[Any]]] = {}
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, list):
+                object.__setattr__(self, f.name, _deep_tuple(value))
+        check_params(dataclasses.asdict(self), self._constraints, owner=type(self).__qualname__)
+        self._check()
+
+    def _check(self) -> None:
+        """Cross-parameter checks; override in subclasses."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Parameters as a JSON-serialisable dict (tuples become lists)."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+
+def _deep_tuple(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return tuple(_deep_tuple(v) for v in value)
+    return value
+
+
+class FeatureFamily:
+    """Base class of a feature family (HOG, LBP, intensity, GLCM, or your own).
+
+    Subclasses set the class attributes ``name`` (registry key and feature-name
+    prefix source), ``prefix`` (first part of every feature name) and ``Params``
+    (a frozen :class:`FamilyParams` dataclass), and implement
+    :meth:`feature_names` and :meth:`_compute`.
+
+    Parameters
+    ----------
+    params : Params instance, mapping or None, default=None
+        The family parameters; None means all defaults.
+    **overrides
+        Individual parameters, applied on top of ``params``.
+
+    Raises
+    ------
+    ConfigError
+        If a parameter name is unknown or a value is invalid.
+    """
+
+    name: ClassVar[str] = ""
+    prefix: ClassVar[str] = ""
+    Params: ClassVar[type[FamilyParams]] = FamilyParams
+    #: Whether :meth:`compute` uses the mask argument at all.
+    uses_mask: ClassVar[bool] = False
+
+    def __init__(self, params: FamilyParams | Mapping[str, Any] | None = None, **overrides: Any):
+        if isinstance(params, self.Params):
+            values = dataclasses.asdict(params)
+        elif params is None:
+            values = {}
+        elif isinstance(params, Mapping):
+            values = dict(params)
+        else:
+            raise ConfigError(
+                f"params of {type(self).__name__} must be a {self.Params.__qualname__}, a dict "
+                f"or None; got {type(params).__name__}."
+            )
+        values.update(overrides)
+        valid = [f.name for f in dataclasses.fields(self.Params)]
+        unknown = sorted(set(values) - set(valid))
+        if unknown:
+            raise ConfigError(
+                f"{type(self).__name__} got unknown parameter(s) {unknown}; valid parameters "
+                f"are {valid}."
+            )
+        self.params = self.Params(**values)
+
+    # -- description -------------------------------------------------------------------
+    @property
+    def tag(self) -> str:
+        """Short parameter tag used in feature names, e.g. ``"o9c16b2"``."""
+        return ""
+
+    def config(self) -> dict[str, Any]:
+        """``{"family": name, "params": {...}}``: JSON-serialisable, used in cache keys."""
+        return {"family": self.name, "params": self.params.to_dict()}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in dataclasses.asdict(self.params).items())
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.params == self.params  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.params))
+
+    # -- interface ---------------------------------------------------------------------
+    def check_shape(self, shape: tuple[int, int]) -> None:
+        """Raise :class:`ConfigError` if images of ``shape`` are too small for this family."""
+
+    def feature_names(self, shape: tuple[int, int]) -> list[str]:
+        """Names of the features computed on an image of ``shape`` (rows, cols)."""
+        raise NotImplementedError
+
+    def n_features(self, shape: tuple[int, int]) -> int:
+        """Length of the feature vector for an image of ``shape``."""
+        return len(self.feature_names(shape))
+
+    def compute(self, image: Any, mask: Any = None) -> np.ndarray:
+        """Compute the feature vector of one image.
+
+        Parameters
+        ----------
+        image : array-like of shape (rows, cols)
+            Grey image, float in [0, 1] or integer (see :func:`check_image`).
+        mask : array-like of bool, shape (rows, cols), or None, default=None
+            Region of interest (lungs). Families that do not use a mask ignore it.
+
+        Returns
+        -------
+        ndarray of shape (n_features,), dtype float32 or float64
+
+        Raises
+        ------
+        ConfigError
+            If the image is not a valid 2-D grey image, is too small for the
+            parameters, or the mask is empty or of the wrong shape.
+        """
+        img = check_image(image)
+        self.check_shape(img.shape)
+        m = resolve_mask(mask, img.shape) if self.uses_mask else None
+        return self._compute(img, m)
+
+    def _compute(self, image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+        raise NotImplementedError
+
+
+def resolve_mask(mask: Any, shape: tuple[int, int]) -> np.ndarray | None:
+    """Validate a mask; None stays None, an all-True mask becomes None (fast path).
+
+    Raises
+    ------
+    ConfigError
+        If the mask has the wrong shape or selects no pixel.
+    """
+    if mask is None:
+        return None
+    m = check_mask(mask, shape)
+    n = int(np.count_nonzero(m))
+    if n == 0:
+        raise ConfigError(
+            "mask is empty (no pixel selected); pass mask=None to use the whole image or "
+            "check the lung segmentation."
+        )
+    if n == m.size:
+        return None
+    return m
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """Quantise a float image in [0, 1] to 256 grey levels (round half to even)."""
+    out = np.empty(image.shape, dtype=np.uint8)
+    np.rint(image * np.float32(255), out=out, casting="unsafe")
+    return out
+
+
+def number_tag(value: float) -> str:
+    """Format a parameter value for a feature name: ``1 -> "1"``, ``1.5 -> "1p5"``."""
+    if float(value).is_integer():
+        return str(int(value))
+    return repr(float(value)).replace(".", "p").replace("-", "m")
