@@ -47,6 +47,13 @@ def test_fit_predict_on_sample(model, test_split):
     assert 0.8 < cv["roc_auc_mean"] <= 1.0
     assert cv["oof"]["threshold"] == pytest.approx(model.threshold_)
     assert len(cv["tuning_curve"]["thresholds"]) == len(cv["tuning_curve"]["scores"])
+    assert cv["oof_proba"].shape == (100, 2) and sorted(set(cv["fold"].tolist())) == [0, 1, 2]
+    from sklearn.metrics import roc_auc_score
+
+    y = load_sample(split="train").labels == "PNEUMONIA"
+    for k, auc in enumerate(cv["fold_roc_auc"]):
+        held = cv["fold"] == k
+        assert roc_auc_score(y[held], cv["oof_proba"][held, 1]) == pytest.approx(auc)
 
 
 def test_predict_accepts_folder_file_and_arrays(model, test_split):

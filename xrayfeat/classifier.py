@@ -104,8 +104,11 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
     objective_ : str
         The objective that chose the threshold ("fixed" or "argmax"/"min-cost").
     cv_results_ : dict
-        Cross-validation summary: out-of-fold metrics of the calibrated model at
-        ``threshold_``, per-fold ROC-AUC, and the tuning curve.
+        Cross-validation summary: ``oof`` (metrics of the out-of-fold calibrated
+        probabilities at ``threshold_``), ``oof_proba`` (n, n_classes) and ``fold``
+        (n,) arrays (the fold each training image was held out in),
+        ``fold_roc_auc`` with its mean and std, and for tuned thresholds the
+        ``tuning_curve`` and ``best_score``.
     """
 
     def __init__(
@@ -314,6 +317,11 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
 
             for _, te in folds:
                 fold_auc.append(float(roc_auc_score(y[te], oof[te], multi_class="ovr", labels=classes)))
+        fold_of = np.empty(len(y), dtype=np.int64)
+        for k, (_, te) in enumerate(folds):
+            fold_of[te] = k
+        summary["oof_proba"] = np.asarray(oof, dtype=np.float64)
+        summary["fold"] = fold_of
         summary["fold_roc_auc"] = fold_auc
         summary["roc_auc_mean"] = float(np.mean(fold_auc))
         summary["roc_auc_std"] = float(np.std(fold_auc))
