@@ -89,9 +89,16 @@ def bench_extract(paths: list[str], n_jobs: int, repeat: int) -> float:
         warm = _best(lambda: fx.transform(paths), repeat)
         hashing = _best(lambda: [content_digest(p) for p in paths], repeat)
         nocache = _best(lambda: FeatureExtractor(n_jobs=n_jobs, progress=False).fit().transform(paths), 1)
+        # CPU seconds of the same work in one process: a load-independent figure
+        # (wall time on a shared machine depends on what else runs).
+        cpu0 = time.process_time()
+        FeatureExtractor(n_jobs=1, progress=False).fit().transform(paths)
+        cpu = time.process_time() - cpu0
         db = sum(f.stat().st_size for f in Path(tmp).iterdir())
         print(f"cold (empty cache): {cold:7.2f} s  ({len(paths) / cold:.0f} images/s)")
         print(f"no cache:           {nocache:7.2f} s")
+        print(f"CPU time, one process, no cache: {cpu:.2f} s = {cpu / len(paths) * 1e3:.2f} ms/image "
+              f"-> {cpu / n_jobs:.1f} s on {n_jobs} idle cores")
         print(f"warm (all cached):  {warm:7.3f} s  = {100 * warm / cold:.1f} % of cold "
               f"(hashing file bytes alone: {hashing:.3f} s)")
         print(f"X: {X.shape} {X.dtype}, {X.nbytes / 2**20:.0f} MiB; cache file {db / 2**20:.0f} MiB")

@@ -201,7 +201,7 @@ def test_cache_hits_misses_and_invalidation(images, tmp_path, monkeypatch):
     np.testing.assert_array_equal(X3[:8], X1)
     # Any parameter change misses.
     for over in ({"image_size": 72}, {"family_params": {"lbp": {"grid": (2, 2)}}},
-                 {"families": ["intensity"]}, {"preprocess": ["clahe"]}):
+                 {"families": ["intensity"]}, {"preprocess": ["clahe"]}, {"crop_lungs": True}):
         assert run(images[:3], **over)[2] == 3, over
     monkeypatch.setattr(extract_mod, "FEATURE_VERSION", xrayfeat.FEATURE_VERSION + 1)
     assert run(images[:3])[2] == 3

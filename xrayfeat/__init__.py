@@ -33,6 +33,22 @@ _LAZY = {
     "Dataset": "dataset",
     "patient_folds": "dataset",
     "datasets": None,
+    # preprocessing and segmentation
+    "Preprocessor": "preprocess",
+    "segment_lungs": "segment",
+    "crop_to_lungs": "segment",
+    "check_lung_mask": "segment",
+    "LungCrop": "segment",
+    "plot_lung_crops": "plots",
+    # features
+    "FeatureExtractor": "extract",
+    "extract_features": "extract",
+    "ExtractionInfo": "extract",
+    "FeatureCache": "cache",
+    "features": None,
+    "list_families": "features",
+    "get_family": "features",
+    "register_family": "features",
     # models
     "fit": "api",
     "predict": "api",

@@ -39,6 +39,10 @@ class ImageReadError(XrayfeatError, ValueError):
         where = "array input" if path is None else repr(self.path)
         super().__init__(f"cannot read image {where}: {reason}")
 
+    def __reduce__(self):
+        # Rebuild from (path, reason) so the error survives process boundaries (joblib).
+        return (type(self), (self.path, self.reason))
+
 
 class DatasetError(XrayfeatError, ValueError):
     """A data set folder or manifest does not have the expected layout."""

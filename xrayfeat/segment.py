@@ -59,7 +59,13 @@ __all__ = [
     "LungCrop",
     "MASK_BOUNDS",
     "FALLBACK_CROP",
+    "SEGMENT_VERSION",
 ]
+
+#: Bumped whenever a change alters any mask :func:`segment_lungs` returns or any
+#: decision of :func:`check_lung_mask`; include it in cache keys of anything
+#: computed from masks or crops.
+SEGMENT_VERSION = 1
 
 #: Plausibility bounds used by :func:`check_lung_mask` (fractions of the image).
 #:
