@@ -45,7 +45,8 @@ from typing import Any
 
 import numpy as np
 
-from .exceptions import ConfigError, ImageReadError
+from .exceptions import ConfigError
+from .io import read_bytes
 
 __all__ = [
     "FeatureCache",
@@ -101,17 +102,8 @@ def content_digest(source: str | os.PathLike | np.ndarray) -> str:
         h.update(f"array:{arr.dtype.str}:{arr.shape}:".encode())
         h.update(arr.data if arr.size else b"")
         return h.hexdigest()
-    path = os.fspath(source)
-    try:
-        with open(path, "rb") as fh:
-            h.update(b"file:")
-            h.update(fh.read())
-    except FileNotFoundError:
-        raise ImageReadError(path, "no such file") from None
-    except IsADirectoryError:
-        raise ImageReadError(path, "this is a directory, not an image file") from None
-    except OSError as exc:
-        raise ImageReadError(path, f"the file cannot be opened ({exc.strerror})") from None
+    h.update(b"file:")
+    h.update(read_bytes(os.fspath(source)))
     return h.hexdigest()
 
 

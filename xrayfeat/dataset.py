@@ -28,7 +28,7 @@ import numpy as np
 
 from ._validation import Interval, Options, check_params
 from .exceptions import DatasetError, DuplicateImageError
-from .io import IMAGE_SUFFIXES, is_image_name
+from .io import IMAGE_SUFFIXES, is_image_name, read_bytes
 
 __all__ = ["Dataset", "load_dataset", "patient_id", "patient_folds", "SPLITS"]
 
@@ -265,8 +265,7 @@ def _read_manifest(csv_path: Path) -> list[tuple[str, str, str, str | None]]:
 
 
 def _file_digest(path: str) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.blake2b(fh.read(), digest_size=16).hexdigest()
+    return hashlib.blake2b(read_bytes(path), digest_size=16).hexdigest()
 
 
 def _check_duplicates(

@@ -189,6 +189,33 @@ def _read_dicom(data: bytes, path: Any) -> np.ndarray:
     return out
 
 
+def read_bytes(path: str | os.PathLike) -> bytes:
+    """The raw bytes of an image file, with OS errors turned into :class:`ImageReadError`.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    bytes
+
+    Raises
+    ------
+    ImageReadError
+        If the file is missing, is a directory or cannot be opened.
+    """
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except FileNotFoundError:
+        raise ImageReadError(path, "no such file") from None
+    except IsADirectoryError:
+        raise ImageReadError(path, "this is a directory, not an image file") from None
+    except OSError as exc:
+        raise ImageReadError(path, f"the file cannot be opened ({exc.strerror})") from None
+
+
 def _reduction_factor(shape: tuple[int, int] | None, target_size: int | None) -> int:
     """Largest libjpeg scale 1/r that keeps the short side at or above ``target_size``."""
     if shape is None or target_size is None:
@@ -324,16 +351,7 @@ def read_image(
         image = _from_array(source)
     elif isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read()
-        except FileNotFoundError:
-            raise ImageReadError(path, "no such file") from None
-        except IsADirectoryError:
-            raise ImageReadError(path, "this is a directory, not an image file") from None
-        except OSError as exc:
-            raise ImageReadError(path, f"the file cannot be opened ({exc.strerror})") from None
-        image = _decode_bytes(data, path, target_size=target_size, max_pixels=max_pixels)
+        image = _decode_bytes(read_bytes(path), path, target_size=target_size, max_pixels=max_pixels)
     else:
         raise ImageReadError(
             None, f"expected a file path or a numpy array; got {type(source).__name__}"
