@@ -126,6 +126,16 @@ def test_three_class_model_and_costs(train):
     assert (cautious.predict(test.paths) == "NORMAL").sum() < (m.predict(test.paths) == "NORMAL").sum()
 
 
+@pytest.mark.parametrize("threshold", ["balanced_accuracy", 0.5])
+@pytest.mark.parametrize("labels", ["binary", "3class"])
+def test_uncalibrated_models(threshold, labels):
+    ds = load_sample(split="train", labels=labels)
+    m = xrayfeat.fit(ds, features=FAST, cv=3, calibration=None, threshold=threshold)
+    proba = m.predict_proba(ds.paths[:5])
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
+    assert m.cv_results_["oof_proba"].shape == (100, len(m.classes_))
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [

@@ -29,13 +29,20 @@ def test_public_names_resolve():
 
 
 def test_runner_on_embedded_sample_prints_metrics(tmp_path):
+    # The documented no-argument run (sample profile), writing into tmp_path.
     out = subprocess.run(
-        [sys.executable, "-m", "experiments.run"],
+        [sys.executable, "-m", "experiments.run", "--out", str(tmp_path)],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )
     assert out.returncode == 0, out.stderr
-    assert "roc_auc" in out.stdout and "accuracy" in out.stdout
-    row = [line for line in out.stdout.splitlines() if "hog" in line and "|" in line]
-    assert row, out.stdout
-    auc = float(row[0].split("|")[-1])
+    lines = out.stdout.splitlines()
+    assert sum("done in" in line for line in lines) == 4  # one summary line per pipeline
+    header = next(line for line in lines if line.startswith("| pipeline"))
+    cells = [c.strip() for c in header.strip("|").split("|")]
+    row = next(line for line in lines if line.startswith("| hog-svm "))
+    auc = float(row.strip("|").split("|")[cells.index("AUC")])
     assert 0.5 < auc <= 1.0  # better than chance on the sample's test split
+    assert "REPORTED, NOT RERUN" in out.stdout
+    (run_dir,) = tmp_path.glob("sample-binary-*")
+    report = (run_dir / "report.md").read_text()
+    assert "hog-svm" in report and (run_dir / "results.csv").is_file()

@@ -179,8 +179,10 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
     def _calibrated(self, n_samples: int):
         from sklearn.calibration import CalibratedClassifierCV
 
+        # n_jobs parallelises the cross-validation around the model; giving XGBoost
+        # threads as well would oversubscribe the cores, so it runs single-threaded.
         base = make_classifier(
-            self.classifier, random_state=self.random_state, n_jobs=self.n_jobs,
+            self.classifier, random_state=self.random_state, n_jobs=None,
             **(self.classifier_params or {}),
         )
         if self.calibration is None:
@@ -258,7 +260,9 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
                     response_method="predict_proba", cv=_splitter(self.cv, self.random_state),
                     store_cv_results=True, n_jobs=self.n_jobs, random_state=self.random_state,
                 )
-            model.fit(F, y, groups=groups)
+            # Only splitters consume groups; a bare classifier (calibration=None) in a
+            # multiclass problem has none, so it must not be offered them.
+            model.fit(F, y, **self._routed(model, groups))
             self.cv_results_ = self._cv_summary(calibrated, F, y, groups, model, objective)
         self.model_ = model
         self.classes_ = model.classes_
@@ -270,6 +274,19 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
             self.threshold_ = None
             self.objective_ = "argmax" if costs is None else "min-cost"
         return self
+
+    @staticmethod
+    def _routed(estimator, groups) -> dict:
+        """``{"groups": groups}`` for estimators whose splitters use them, else ``{}``."""
+        from sklearn.calibration import CalibratedClassifierCV
+        from sklearn.model_selection import FixedThresholdClassifier, TunedThresholdClassifierCV
+
+        inner = getattr(estimator, "estimator", None)
+        if isinstance(estimator, (CalibratedClassifierCV, TunedThresholdClassifierCV)) or (
+            isinstance(estimator, FixedThresholdClassifier) and isinstance(inner, CalibratedClassifierCV)
+        ):
+            return {"groups": groups}
+        return {}
 
     def _check_costs(self, n_classes: int) -> np.ndarray | None:
         if self.class_costs is None:
@@ -290,7 +307,7 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
         folds = list(_splitter(self.cv, self.random_state).split(F, y, groups))
         oof = cross_val_predict(
             calibrated, F, y, cv=folds, method="predict_proba", n_jobs=self.n_jobs,
-            params={"groups": groups},
+            params=self._routed(calibrated, groups),
         )
         classes = np.unique(y)
         fold_auc = []

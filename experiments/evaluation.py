@@ -1,0 +1,192 @@
+"""Turning probabilities into the benchmark's numbers (all maths from :mod:`xrayfeat.metrics`).
+
+* :func:`cv_summary` -- per-fold metrics of the out-of-fold probabilities that
+  :class:`xrayfeat.XrayClassifier` keeps in ``cv_results_``, with mean and std.
+* :func:`evaluate` -- test-set metrics with patient-level bootstrap intervals.
+
+Binary problems report the metrics in :data:`BINARY_KEYS` at the pipeline's
+threshold; 3-class problems those in :data:`MULTICLASS_KEYS` plus the recall of
+every class (``recall_<CLASS>``) and, when both pneumonia kinds are present, the
+bacterial-vs-viral sub-problem that Kermany et al. (2018) also report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from xrayfeat.metrics import binary_metrics, bootstrap_ci, multiclass_metrics
+
+__all__ = ["BINARY_KEYS", "MULTICLASS_KEYS", "metric_keys", "point_metrics", "cv_summary", "evaluate"]
+
+BINARY_KEYS = ("accuracy", "balanced_accuracy", "sensitivity", "specificity", "precision",
+               "f1", "roc_auc", "pr_auc", "brier", "ece")
+MULTICLASS_KEYS = ("accuracy", "balanced_accuracy", "macro_f1", "roc_auc", "brier", "ece")
+POSITIVE = "PNEUMONIA"
+
+
+def metric_keys(classes: Sequence[str]) -> list[str]:
+    """Scalar metric names reported for a problem with these classes."""
+    if len(classes) == 2:
+        return list(BINARY_KEYS)
+    return list(MULTICLASS_KEYS) + [f"recall_{c}" for c in classes]
+
+
+def _positive(classes: Sequence[str]) -> str:
+    return POSITIVE if POSITIVE in classes else str(classes[-1])
+
+
+def point_metrics(y: np.ndarray, proba: np.ndarray, classes: Sequence[str],
+                  threshold: float | None, *, ece_bins: int = 10) -> dict[str, Any]:
+    """Full metric dict of one prediction set.
+
+    Parameters
+    ----------
+    y : ndarray of str, shape (n,)
+        True class names.
+    proba : ndarray of shape (n, n_classes)
+        Probabilities, columns in the order of ``classes``.
+    classes : sequence of str
+    threshold : float or None
+        Binary decision threshold on the positive class; unused for 3 classes.
+    ece_bins : int, default=10
+
+    Returns
+    -------
+    dict
+        ``binary_metrics`` or ``multiclass_metrics`` output; multiclass adds
+        flat ``recall_<CLASS>`` keys.
+    """
+    classes = [str(c) for c in classes]
+    if len(classes) == 2:
+        pos = _positive(classes)
+        return binary_metrics(y, proba[:, classes.index(pos)], float(threshold),
+                              pos_label=pos, n_bins=ece_bins)
+    m = multiclass_metrics(y, proba, classes, n_bins=ece_bins)
+    for c in classes:
+        m[f"recall_{c}"] = m["per_class"][c]["recall"]
+    return m
+
+
+class _Memo:
+    """Cache of ``point_metrics`` per (labels, probabilities) content.
+
+    :func:`xrayfeat.metrics.bootstrap_ci` with one seed draws the same resamples
+    for every metric, so computing all metrics once per resample and reading one
+    key per call costs one metric evaluation per resample instead of one per
+    resample and metric.
+    """
+
+    def __init__(self, fn: Callable[[np.ndarray, np.ndarray], dict]):
+        self.fn, self.store = fn, {}
+
+    def __call__(self, y: np.ndarray, p: np.ndarray) -> dict:
+        h = hashlib.blake2b(digest_size=16)
+        h.update(np.ascontiguousarray(y).tobytes())
+        h.update(np.ascontiguousarray(p).tobytes())
+        key = h.digest()
+        if key not in self.store:
+            self.store[key] = self.fn(y, p)
+        return self.store[key]
+
+
+def cv_summary(y: np.ndarray, oof_proba: np.ndarray, fold: np.ndarray, classes: Sequence[str],
+               threshold: float | None, *, ece_bins: int = 10) -> dict[str, Any]:
+    """Metrics of each cross-validation fold's held-out images, with mean and std.
+
+    Parameters
+    ----------
+    y : ndarray of str, shape (n,)
+    oof_proba : ndarray of shape (n, n_classes)
+        ``cv_results_["oof_proba"]``.
+    fold : ndarray of int, shape (n,)
+        ``cv_results_["fold"]``: the fold in which each image was held out.
+    classes, threshold, ece_bins
+        As in :func:`point_metrics`.
+
+    Returns
+    -------
+    dict
+        ``mean`` and ``std`` (population std across folds) per metric key,
+        ``per_fold`` (list of dicts), ``n_folds``, and ``skipped`` (folds where a
+        metric was undefined, e.g. a class missing).
+    """
+    keys = metric_keys(classes)
+    per_fold, skipped = [], []
+    for k in np.unique(fold):
+        idx = fold == k
+        try:
+            m = point_metrics(y[idx], oof_proba[idx], classes, threshold, ece_bins=ece_bins)
+        except ValueError as exc:  # ConfigError: e.g. a class absent from a tiny fold
+            skipped.append({"fold": int(k), "reason": str(exc)})
+            continue
+        per_fold.append({key: float(m[key]) for key in keys} | {"fold": int(k), "n": int(idx.sum())})
+    out: dict[str, Any] = {"n_folds": int(len(np.unique(fold))), "per_fold": per_fold, "skipped": skipped}
+    out["mean"] = {key: float(np.mean([f[key] for f in per_fold])) for key in keys} if per_fold else {}
+    out["std"] = {key: float(np.std([f[key] for f in per_fold])) for key in keys} if per_fold else {}
+    return out
+
+
+def _bacterial_vs_viral(y: np.ndarray, proba: np.ndarray, classes: list[str]) -> dict[str, Any] | None:
+    """Among pneumonia images only: viral vs bacterial, from renormalised probabilities."""
+    if not {"BACTERIA", "VIRUS"} <= set(classes):
+        return None
+    keep = np.isin(y, ["BACTERIA", "VIRUS"])
+    yb = y[keep]
+    if len(set(yb.tolist())) < 2:
+        return None
+    pb, pv = proba[keep, classes.index("BACTERIA")], proba[keep, classes.index("VIRUS")]
+    p_virus = pv / np.maximum(pb + pv, 1e-12)
+    m = binary_metrics(yb, np.clip(p_virus, 0.0, 1.0), 0.5, pos_label="VIRUS")
+    return {"accuracy": m["accuracy"], "roc_auc": m["roc_auc"], "n": m["n"],
+            "confusion_matrix": m["confusion_matrix"],
+            "note": "pneumonia images only; P(virus) / (P(virus) + P(bacteria)) at 0.5"}
+
+
+def evaluate(y: np.ndarray, proba: np.ndarray, classes: Sequence[str], threshold: float | None,
+             groups: np.ndarray, *, n_boot: int, alpha: float, seed: int,
+             ece_bins: int = 10) -> dict[str, Any]:
+    """Test-set metrics with percentile bootstrap intervals resampled by patient.
+
+    Parameters
+    ----------
+    y, proba, classes, threshold, ece_bins
+        As in :func:`point_metrics`.
+    groups : ndarray of str, shape (n,)
+        Patient ids: whole patients are resampled (cluster bootstrap).
+    n_boot : int
+        Resamples; 0 skips the intervals.
+    alpha : float
+        Interval level ``1 - alpha``.
+    seed : int
+        Seed of the resampling (the same resamples for every metric).
+
+    Returns
+    -------
+    dict
+        ``metrics`` (:func:`point_metrics` output), ``ci`` (``{key: {"low",
+        "high", "n_valid"}}``), ``ci_notes`` (warnings raised while resampling),
+        and for 3 classes ``bacterial_vs_viral``.
+    """
+    classes = [str(c) for c in classes]
+    metrics = point_metrics(y, proba, classes, threshold, ece_bins=ece_bins)
+    out: dict[str, Any] = {"metrics": metrics, "ci": {}, "ci_notes": []}
+    if len(classes) > 2:
+        out["bacterial_vs_viral"] = _bacterial_vs_viral(y, proba, classes)
+    if n_boot <= 0:
+        return out
+    memo = _Memo(lambda yy, pp: point_metrics(yy, pp, classes, threshold, ece_bins=ece_bins))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for key in metric_keys(classes):
+            ci = bootstrap_ci(lambda yy, pp, k=key: memo(yy, pp)[k], y, proba, groups=groups,
+                              n_boot=n_boot, alpha=alpha, random_state=seed)
+            out["ci"][key] = {"low": ci["low"], "high": ci["high"], "n_valid": ci["n_valid"]}
+    out["ci_notes"] = sorted({str(w.message) for w in caught})
+    out["ci_level"] = 1.0 - alpha
+    out["n_boot"] = n_boot
+    return out

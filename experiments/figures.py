@@ -1,0 +1,255 @@
+"""Figures of a run, as PNG files (matplotlib's object API with the Agg canvas, imported lazily).
+
+Every function takes plain arrays and results and writes one file; nothing
+touches pyplot's global state, so figures can be drawn on a headless server.
+:func:`make_figures` draws them all and returns ``(figures, notes)``; without
+matplotlib it returns no figures and a note saying how to get them.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xrayfeat.metrics import reliability_bins, threshold_sweep
+
+from .evaluation import POSITIVE
+
+__all__ = ["make_figures", "matplotlib_available"]
+
+_NCOLS = 4
+
+
+def matplotlib_available() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _figure(**kw):
+    from matplotlib.figure import Figure
+
+    return Figure(**kw)
+
+
+def _grid(n: int, width: float = 3.2, height: float = 3.0):
+    ncols = min(_NCOLS, max(1, n))
+    nrows = math.ceil(n / ncols)
+    fig = _figure(figsize=(width * ncols, height * nrows))
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax in axes[n:]:
+        ax.axis("off")
+    return fig, axes
+
+
+def _save(fig, path: Path, dpi: int) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    return path
+
+
+def _curves(models: dict[str, dict], y: np.ndarray, classes: list[str], path: Path, dpi: int,
+            kind: str) -> Path:
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    targets = [POSITIVE] if len(classes) == 2 else classes
+    fig = _figure(figsize=(5.2 * len(targets), 4.6))
+    axes = np.atleast_1d(fig.subplots(1, len(targets)))
+    for ax, cls in zip(axes, targets):
+        j = classes.index(cls)
+        truth = (y == cls).astype(int)
+        for name, m in models.items():
+            style = "--" if m.get("external") else "-"
+            if kind == "roc":
+                fpr, tpr, _ = roc_curve(truth, m["proba"][:, j])
+                ax.plot(fpr, tpr, style, lw=1.2, label=name)
+            else:
+                prec, rec, _ = precision_recall_curve(truth, m["proba"][:, j])
+                ax.plot(rec, prec, style, lw=1.2, label=name)
+            if len(classes) == 2 and m.get("threshold") is not None:
+                pred = m["proba"][:, j] >= m["threshold"]
+                sens = pred[truth == 1].mean()
+                if kind == "roc":
+                    ax.plot(1 - (~pred[truth == 0]).mean(), sens, "o", ms=4, color=ax.lines[-1].get_color())
+                elif pred.any():
+                    ax.plot(sens, truth[pred].mean(), "o", ms=4, color=ax.lines[-1].get_color())
+        if kind == "roc":
+            ax.plot([0, 1], [0, 1], ":", color="grey", lw=0.8)
+            ax.set_xlabel("1 - specificity")
+            ax.set_ylabel("sensitivity")
+            ax.set_title(f"ROC, {cls} vs rest" if len(classes) > 2
+                         else f"ROC, {cls} (dots: chosen threshold)", fontsize=9)
+        else:
+            ax.axhline(truth.mean(), ls=":", color="grey", lw=0.8)
+            ax.set_xlabel("recall (sensitivity)")
+            ax.set_ylabel("precision")
+            ax.set_title(f"Precision-recall, {cls}" + (" vs rest" if len(classes) > 2 else ""), fontsize=9)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.02)
+        ax.legend(fontsize=6, loc="lower right" if kind == "roc" else "lower left")
+    return _save(fig, path, dpi)
+
+
+def _calibration(models: dict[str, dict], y: np.ndarray, classes: list[str], path: Path, dpi: int,
+                 n_bins: int) -> Path:
+    fig = _figure(figsize=(5.2, 4.8))
+    ax = fig.subplots()
+    ax.plot([0, 1], [0, 1], ":", color="grey", lw=0.8)
+    for name, m in models.items():
+        if len(classes) == 2:
+            j = classes.index(POSITIVE)
+            bins = reliability_bins((y == POSITIVE).astype(int), m["proba"][:, j], n_bins=n_bins)
+        else:
+            codes = np.searchsorted(np.asarray(classes), y)
+            bins = reliability_bins(codes, m["proba"], n_bins=n_bins)
+        style = "--o" if m.get("external") else "-o"
+        ax.plot(bins["mean_confidence"], bins["accuracy"], style, ms=3, lw=1.0,
+                label=f"{name} (ECE {bins['ece']:.3f})")
+    if len(classes) == 2:
+        ax.set_xlabel("predicted P(pneumonia)")
+        ax.set_ylabel("observed fraction with pneumonia")
+    else:
+        ax.set_xlabel("confidence (largest class probability)")
+        ax.set_ylabel("fraction correct")
+    ax.set_title("Reliability on the test split", fontsize=9)
+    ax.legend(fontsize=6, loc="upper left")
+    return _save(fig, path, dpi)
+
+
+def _confusions(models: dict[str, dict], classes: list[str], path: Path, dpi: int) -> Path:
+    fig, axes = _grid(len(models), 3.0, 2.9)
+    short = [c[:4] for c in classes]
+    for ax, (name, m) in zip(axes, models.items()):
+        cm = np.asarray(m["confusion_matrix"])
+        ax.imshow(cm, cmap="Blues")
+        for (i, j), v in np.ndenumerate(cm):
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=9,
+                    color="white" if v > cm.max() / 2 else "black")
+        ax.set_xticks(range(len(classes)), short, fontsize=7)
+        ax.set_yticks(range(len(classes)), short, fontsize=7)
+        ax.set_xlabel("predicted", fontsize=7)
+        ax.set_ylabel("true", fontsize=7)
+        ax.set_title(name, fontsize=7)
+    return _save(fig, path, dpi)
+
+
+def _sweeps(models: dict[str, dict], y: np.ndarray, path: Path, dpi: int) -> Path:
+    fig, axes = _grid(len(models), 3.2, 2.8)
+    grid = np.linspace(0, 1, 201)
+    y01 = (y == POSITIVE).astype(int)
+    for ax, (name, m) in zip(axes, models.items()):
+        s = threshold_sweep(y01, m["proba"][:, m["pos"]], grid)
+        ax.plot(grid, s["sensitivity"], lw=1, label="sensitivity")
+        ax.plot(grid, s["specificity"], lw=1, label="specificity")
+        ax.plot(grid, s["balanced_accuracy"], lw=1, label="balanced acc.")
+        if m.get("threshold") is not None:
+            ax.axvline(m["threshold"], color="black", ls="--", lw=0.8)
+        ax.set_title(name, fontsize=7)
+        ax.set_xlabel("threshold on P(pneumonia)", fontsize=7)
+        ax.set_ylim(0, 1.02)
+        ax.tick_params(labelsize=6)
+    axes[0].legend(fontsize=6, loc="lower center")
+    fig.suptitle("Test-split metrics vs threshold (dashed: threshold chosen by cross-validation)", fontsize=8)
+    return _save(fig, path, dpi)
+
+
+def _learning(curve: dict[str, Any], path: Path, dpi: int) -> Path | None:
+    pts = [p for p in curve["points"] if "error" not in p]
+    if not pts:
+        return None
+    fig = _figure(figsize=(5.2, 4.0))
+    ax = fig.subplots()
+    n = [p["n_train"] for p in pts]
+    for key, label in (("test_roc_auc", "test ROC AUC"), ("cv_roc_auc", "CV ROC AUC (mean over folds)"),
+                       ("test_balanced_accuracy", "test balanced accuracy")):
+        vals = [p.get(key) for p in pts]
+        if any(v is not None for v in vals):
+            ax.plot(n, [np.nan if v is None else v for v in vals], "-o", ms=4, label=label)
+    ax.set_xscale("log")
+    ax.set_xlabel("training images (patient subsets, log scale)")
+    ax.set_title(f"Learning curve: {curve['pipeline']}", fontsize=9)
+    ax.legend(fontsize=7)
+    return _save(fig, path, dpi)
+
+
+def _overlay(paths: list[str], labels: list[str], image_size: int, path: Path) -> Path | None:
+    import cv2
+
+    from xrayfeat.io import read_image
+    from xrayfeat.plots import plot_lung_crops
+    from xrayfeat.segment import crop_to_lungs, segment_lungs
+
+    images, masks, boxes, titles = [], [], [], []
+    for p, lab in zip(paths, labels):
+        img = read_image(p, target_size=image_size)
+        img = np.clip(cv2.resize(img, (image_size, image_size), interpolation=cv2.INTER_AREA), 0, 1)
+        mask = segment_lungs(img)
+        crop = crop_to_lungs(img, mask)
+        images.append(img)
+        masks.append(mask)
+        boxes.append(crop.box)
+        titles.append(f"{lab} | {'fallback' if crop.fallback else 'ok'}\n{Path(p).name}")
+    if not images:
+        return None
+    ncols = math.ceil(len(images) / math.ceil(len(images) / 5))  # balanced rows of at most 5
+    return Path(plot_lung_crops(images, masks, boxes, path, ncols=ncols, titles=titles))
+
+
+def make_figures(fig_dir: Path, *, y: np.ndarray, classes: list[str], models: dict[str, dict],
+                 curve: dict[str, Any] | None, overlay: dict[str, Any] | None, dpi: int,
+                 n_bins: int) -> tuple[dict[str, str], list[str]]:
+    """Draw every figure of a run.
+
+    Parameters
+    ----------
+    fig_dir : Path
+        Output folder (created).
+    y : ndarray of str
+        Test labels (empty when there is no test split).
+    classes : list of str
+    models : dict
+        ``{name: {"proba", "pred", "threshold", "confusion_matrix", "external"}}``:
+        our pipelines and any compared CNNs (``external=True``, dashed lines).
+    curve : dict or None
+        Learning curve from :func:`experiments.pipelines.learning_curve`.
+    overlay : dict or None
+        ``{"paths", "labels", "image_size"}`` for the lung-crop overlay.
+    dpi : int
+    n_bins : int
+        Reliability-diagram bins.
+
+    Returns
+    -------
+    figures : dict
+        ``{figure key: file name}`` for the report.
+    notes : list of str
+        Why figures were skipped, if any.
+    """
+    if not matplotlib_available():
+        return {}, ["Figures skipped: matplotlib is not installed "
+                    "(pip install 'xrayfeat[plot]' and rerun the same command)."]
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    out: dict[str, Path | None] = {}
+    notes: list[str] = []
+    if models and len(y):
+        for m in models.values():
+            m["pos"] = classes.index(POSITIVE) if POSITIVE in classes else 1
+        out["roc"] = _curves(models, y, classes, fig_dir / "roc.png", dpi, "roc")
+        out["pr"] = _curves(models, y, classes, fig_dir / "pr.png", dpi, "pr")
+        out["calibration"] = _calibration(models, y, classes, fig_dir / "calibration.png", dpi, n_bins)
+        out["confusion"] = _confusions(models, classes, fig_dir / "confusion.png", dpi)
+        if len(classes) == 2:
+            out["threshold_sweep"] = _sweeps(models, y, fig_dir / "threshold_sweep.png", dpi)
+    elif not len(y):
+        notes.append("No test split: ROC, PR, calibration, confusion and threshold figures need one.")
+    if curve is not None:
+        out["learning_curve"] = _learning(curve, fig_dir / "learning_curve.png", dpi)
+    if overlay is not None and overlay["paths"]:
+        out["lung_crops"] = _overlay(overlay["paths"], overlay["labels"], overlay["image_size"],
+                                     fig_dir / "lung_crops.png")
+    return {k: str(v.relative_to(fig_dir.parent)) for k, v in out.items() if v is not None}, notes

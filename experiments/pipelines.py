@@ -1,0 +1,265 @@
+"""Running one pipeline of the grid: cross-validation, final fit, test evaluation, costs.
+
+For each :class:`~experiments.config.PipelineSpec`:
+
+1. features of the training (and test) images are extracted once through the
+   shared feature cache (later pipelines with the same feature configuration
+   read them from there);
+2. :class:`xrayfeat.XrayClassifier` is fitted on all training images with
+   patient-grouped cross-validation inside (calibration, threshold tuning and
+   the out-of-fold probabilities summarised per fold by
+   :func:`experiments.evaluation.cv_summary`);
+3. the fitted model predicts the test split, evaluated with patient-level
+   bootstrap intervals (:func:`experiments.evaluation.evaluate`);
+4. costs are measured: per-image extraction time (cache off, one process, so it
+   does not depend on the cache being warm), fit time, per-image prediction time
+   and the peak resident memory of the process.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+from xrayfeat.dataset import Dataset
+
+from .config import PipelineSpec
+from .evaluation import cv_summary, evaluate
+
+__all__ = ["run_pipeline", "learning_curve", "peak_memory", "MEMORY_NOTE"]
+
+MEMORY_NOTE = (
+    "peak resident set size (getrusage ru_maxrss) of the runner process since it "
+    "started, read after the pipeline finished: a high-water mark, so it can only "
+    "grow from one pipeline to the next and includes the data set and earlier "
+    "pipelines; 'children' is the largest terminated child process (joblib workers "
+    "that are still alive are not counted)."
+)
+
+
+def peak_memory() -> dict[str, float | None]:
+    """Peak RSS of this process and of its largest finished child, in MiB (None off Unix)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return {"self_mib": None, "children_mib": None}
+    # ru_maxrss is in KiB on Linux and in bytes on macOS
+    scale = 1.0 / (1024 * 1024) if sys.platform == "darwin" else 1.0 / 1024
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * scale
+    return {"self_mib": round(own, 1), "children_mib": round(kids, 1)}
+
+
+def _classifier(spec: PipelineSpec, cfg: dict[str, Any], cache: Any, n_jobs: int | None, folds: int):
+    from xrayfeat.classifier import XrayClassifier
+
+    return XrayClassifier(
+        classifier=spec.classifier,
+        classifier_params=dict(spec.classifier_params) or None,
+        features=spec.extractor_params(),
+        threshold=spec.threshold,
+        calibration=spec.calibration,
+        cv=folds,
+        random_state=cfg["seed"],
+        memory=cache,
+        n_jobs=n_jobs,
+    )
+
+
+def _time_extraction(spec: PipelineSpec, paths: np.ndarray, n: int) -> dict[str, Any]:
+    """Milliseconds per image of the full feature pipeline, cache off, one process."""
+    from xrayfeat.extract import FeatureExtractor
+
+    if n <= 0 or len(paths) == 0:
+        return {"extract_ms_per_image": None, "extract_timed_images": 0}
+    fx = FeatureExtractor(**spec.extractor_params(), memory=None, n_jobs=None, progress=False).fit()
+    fx.transform(list(paths[:1]))  # warm-up: lazy imports, OpenCV initialisation
+    chosen = list(paths[:n])
+    t0 = time.perf_counter()
+    fx.transform(chosen)
+    dt = time.perf_counter() - t0
+    return {"extract_ms_per_image": 1000.0 * dt / len(chosen), "extract_timed_images": len(chosen)}
+
+
+def _predict_ms(model: Any, F: np.ndarray) -> float:
+    """Milliseconds per image of the fitted model on precomputed features (best of 3)."""
+    best = math.inf
+    for _ in range(3):
+        t0 = time.perf_counter()
+        model.predict_proba(F)
+        best = min(best, time.perf_counter() - t0)
+    return 1000.0 * best / max(1, len(F))
+
+
+def run_pipeline(spec: PipelineSpec, train: Dataset, test: Dataset | None, *,
+                 cfg: dict[str, Any], cache: Any, n_jobs: int | None) -> tuple[dict, dict | None]:
+    """Cross-validate, fit and evaluate one pipeline.
+
+    Parameters
+    ----------
+    spec : PipelineSpec
+    train : Dataset
+        Training split (patient groups are used for every fold).
+    test : Dataset or None
+        Test split; None reports cross-validation only.
+    cfg : dict
+        Resolved configuration (seed, cv.folds, evaluation.*).
+    cache : FeatureCache, path or None
+        Shared feature cache.
+    n_jobs : int or None
+        Parallel jobs for extraction and cross-validation.
+
+    Returns
+    -------
+    result : dict
+        JSON-ready: spec, classes, threshold, ``cv``, ``test`` (or None),
+        ``timing``, ``memory``, ``crop`` and sizes.
+    predictions : dict of lists or None
+        Test-set columns ``path``, ``patient``, ``label``, ``proba_<CLASS>``...,
+        ``pred``.
+    """
+    from xrayfeat.extract import FeatureExtractor
+
+    ev = cfg["evaluation"]
+    seed = cfg["seed"]
+    timing: dict[str, Any] = {}
+
+    fx = FeatureExtractor(**spec.extractor_params(), memory=cache, n_jobs=n_jobs).fit()
+    t0 = time.perf_counter()
+    _, info_train = fx.transform_with_info(list(train.paths))
+    F_test, info_test = (fx.transform_with_info(list(test.paths)) if test is not None else (None, None))
+    timing["extract_run_s"] = time.perf_counter() - t0
+    timing["extract_computed"] = info_train.n_computed + (info_test.n_computed if info_test else 0)
+    timing["extract_from_cache"] = info_train.n_cached + (info_test.n_cached if info_test else 0)
+    timing.update(_time_extraction(spec, test.paths if test is not None else train.paths,
+                                   ev["timing_images"]))
+
+    model = _classifier(spec, cfg, cache, n_jobs, cfg["cv"]["folds"])
+    t0 = time.perf_counter()
+    model.fit(list(train.paths), train.labels, groups=train.groups)
+    timing["fit_s"] = time.perf_counter() - t0
+    classes = [str(c) for c in model.classes_]
+    threshold = model.threshold_
+    res = model.cv_results_
+    cv = cv_summary(train.labels, res["oof_proba"], res["fold"], classes, threshold,
+                    ece_bins=ev["ece_bins"])
+    cv["pooled"] = {k: v for k, v in res["oof"].items() if not isinstance(v, dict)}
+    cv["roc_auc_mean_library"] = res["roc_auc_mean"]
+    if "tuning_curve" in res:
+        cv["tuning_curve"] = res["tuning_curve"]
+
+    result: dict[str, Any] = {
+        "name": spec.name,
+        "spec": spec.as_dict(),
+        "classes": classes,
+        "threshold": threshold,
+        "objective": model.objective_,
+        "n_train": len(train),
+        "n_train_patients": int(len(set(train.groups.tolist()))),
+        "n_test": 0 if test is None else len(test),
+        "seed": seed,
+        "cv": cv,
+        "test": None,
+    }
+    if spec.crop_lungs:
+        result["crop"] = {
+            "fallback_train": info_train.n_fallback,
+            "fallback_test": 0 if info_test is None else info_test.n_fallback,
+        }
+    predictions = None
+    if test is not None:
+        t0 = time.perf_counter()
+        proba = model.predict_proba(list(test.paths))
+        timing["predict_total_s"] = time.perf_counter() - t0
+        timing["predict_ms_per_image"] = _predict_ms(model.model_, F_test)
+        result["test"] = evaluate(test.labels, proba, classes, threshold, test.groups,
+                                  n_boot=ev["n_boot"], alpha=ev["alpha"], seed=seed,
+                                  ece_bins=ev["ece_bins"])
+        if threshold is not None:
+            pos = classes.index("PNEUMONIA") if "PNEUMONIA" in classes else 1
+            pred = np.where(proba[:, pos] >= threshold, classes[pos], classes[1 - pos])
+        else:
+            pred = np.asarray(classes)[np.argmax(proba, axis=1)]
+        predictions = {"path": [str(p) for p in test.paths],
+                       "patient": [str(g) for g in test.groups],
+                       "label": [str(v) for v in test.labels]}
+        for j, c in enumerate(classes):
+            predictions[f"proba_{c}"] = [float(v) for v in proba[:, j]]
+        predictions["pred"] = [str(v) for v in pred]
+    result["timing"] = timing
+    result["memory"] = peak_memory()
+    return result, predictions
+
+
+def _patient_subset(ds: Dataset, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """Indices of a class-stratified random subset of patients (about ``fraction`` of them)."""
+    keep: list[str] = []
+    for cls in ds.class_names:
+        patients = sorted(set(ds.groups[ds.labels == cls].tolist()))
+        n = max(2, math.ceil(fraction * len(patients)))
+        keep += rng.permutation(patients)[:n].tolist()
+    return np.flatnonzero(np.isin(ds.groups, keep))
+
+
+def learning_curve(spec: PipelineSpec, train: Dataset, test: Dataset | None, full: dict[str, Any], *,
+                   cfg: dict[str, Any], cache: Any, n_jobs: int | None, log=print) -> dict[str, Any]:
+    """Refit ``spec`` on patient subsets of the training split; evaluate each on the test split.
+
+    Fraction 1.0 reuses ``full`` (the pipeline's main result). Smaller subsets
+    use ``min(cv.folds, patients of the rarest class)`` folds.
+
+    Returns
+    -------
+    dict
+        ``pipeline``, ``fractions``, ``seed`` and ``points``: one dict per
+        fraction with ``fraction``, ``n_train``, ``n_patients``, ``cv_roc_auc``
+        (mean over folds), ``test_roc_auc`` and ``test_balanced_accuracy`` (None
+        without a test split), or ``error`` when that subset could not be fitted.
+    """
+    from xrayfeat.exceptions import XrayfeatError
+
+    lc = cfg["learning_curve"]
+    rng = np.random.default_rng(cfg["seed"])
+    points = []
+    for frac in sorted(set(lc["fractions"])):
+        if frac >= 1.0:
+            t = full.get("test") or {}
+            points.append({
+                "fraction": 1.0, "n_train": full["n_train"], "n_patients": full["n_train_patients"],
+                "cv_roc_auc": full["cv"]["mean"].get("roc_auc"),
+                "test_roc_auc": (t.get("metrics") or {}).get("roc_auc"),
+                "test_balanced_accuracy": (t.get("metrics") or {}).get("balanced_accuracy"),
+            })
+            continue
+        idx = _patient_subset(train, frac, rng)
+        sub = train.subset(idx)
+        rarest = min(len(set(sub.groups[sub.labels == c].tolist())) for c in sub.class_names)
+        folds = min(cfg["cv"]["folds"], rarest)
+        point: dict[str, Any] = {"fraction": frac, "n_train": len(sub),
+                                 "n_patients": int(len(set(sub.groups.tolist())))}
+        try:
+            if folds < 2:
+                raise XrayfeatError(f"only {rarest} patient(s) in the rarest class")
+            model = _classifier(spec, cfg, cache, n_jobs, folds).fit(
+                list(sub.paths), sub.labels, groups=sub.groups)
+            point["cv_roc_auc"] = model.cv_results_["roc_auc_mean"]
+            point["cv_folds"] = folds
+            if test is not None:
+                from .evaluation import point_metrics
+
+                m = point_metrics(test.labels, model.predict_proba(list(test.paths)),
+                                  [str(c) for c in model.classes_], model.threshold_,
+                                  ece_bins=cfg["evaluation"]["ece_bins"])
+                point["test_roc_auc"] = m["roc_auc"]
+                point["test_balanced_accuracy"] = m["balanced_accuracy"]
+        except (XrayfeatError, ValueError) as exc:
+            point["error"] = str(exc)
+        log(f"  learning curve {spec.name}: {frac:.0%} of patients, {len(sub)} images"
+            + (f" -> test AUC {point['test_roc_auc']:.3f}" if point.get("test_roc_auc") is not None else "")
+            + (f" (skipped: {point['error']})" if "error" in point else ""))
+        points.append(point)
+    return {"pipeline": spec.name, "fractions": lc["fractions"], "seed": cfg["seed"], "points": points}
