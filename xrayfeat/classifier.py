@@ -6,13 +6,14 @@ The fitted model is one scikit-learn estimator that chains
    image and optionally cached on disk),
 2. a classifier from :func:`xrayfeat.models.make_classifier`,
 3. probability calibration (``CalibratedClassifierCV``, sigmoid or isotonic),
-4. a decision threshold: tuned by ``TunedThresholdClassifierCV`` for a named
-   objective, or fixed by ``FixedThresholdClassifier``.
+4. a decision threshold (``FixedThresholdClassifier``): chosen by
+   ``TunedThresholdClassifierCV`` for a named objective, or given as a number.
 
-Every cross-validation inside (calibration folds, threshold folds, the summary)
-is patient-grouped and class-stratified, through scikit-learn's metadata routing
-of ``groups``: images of one patient never straddle a fold, so the threshold is
-chosen on honestly out-of-fold predictions.
+The threshold is searched on out-of-fold calibrated probabilities, computed
+once with patient-grouped, class-stratified folds; the same probabilities give
+the CV summary. Calibration folds inside each of those folds are grouped too,
+through scikit-learn's metadata routing of ``groups``: images of one patient
+never straddle a fold.
 """
 
 from __future__ import annotations
@@ -56,6 +57,30 @@ def _groups_for(X, groups) -> np.ndarray:
     if all(isinstance(x, (str, os.PathLike)) for x in X):
         return np.array([patient_id(x) for x in X], dtype=str)
     return np.array([f"image{i}" for i in range(len(X))], dtype=str)
+
+
+class _OutOfFold(ClassifierMixin, BaseEstimator):
+    """Replays precomputed out-of-fold probabilities, so that ``TunedThresholdClassifierCV``
+    (with ``cv="prefit"``) searches thresholds on them without refitting anything."""
+
+    def __init__(self, proba: np.ndarray, classes: np.ndarray):
+        self.proba = proba
+        self.classes = classes
+
+    @property
+    def classes_(self) -> np.ndarray:
+        return self.classes
+
+    def fit(self, X, y):
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        if len(X) != len(self.proba):
+            raise ConfigError("out-of-fold probabilities replayed on different data")  # internal misuse
+        return self.proba
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes[np.argmax(self.predict_proba(X), axis=1)]
 
 
 class XrayClassifier(ClassifierMixin, BaseEstimator):
@@ -235,7 +260,11 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
         self
         """
         import sklearn
-        from sklearn.model_selection import FixedThresholdClassifier, TunedThresholdClassifierCV
+        from sklearn.model_selection import (
+            FixedThresholdClassifier,
+            TunedThresholdClassifierCV,
+            cross_val_predict,
+        )
 
         self._validate()
         X = list(X)
@@ -266,26 +295,34 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
         self.features_ = self._extractor()
         F = self.features_.fit_transform(X)
         calibrated = self._calibrated(len(y))
+        folds = list(_splitter(self.cv, self.random_state).split(F, y, groups))
         with sklearn.config_context(enable_metadata_routing=True):
+            # One set of out-of-fold fits serves both the threshold search and the CV
+            # summary; fitting the tuner's own folds as well would repeat every fit.
+            oof = cross_val_predict(
+                calibrated, F, y, cv=folds, method="predict_proba", n_jobs=self.n_jobs,
+                params=self._routed(calibrated, groups),
+            )
+            tuner = None
+            if objective is not None:
+                tuner = TunedThresholdClassifierCV(
+                    _OutOfFold(oof, classes), scoring=objective.scorer(pos_label=classes[1]),
+                    response_method="predict_proba", cv="prefit", refit=False, store_cv_results=True,
+                ).fit(F, y)
             if not binary:
                 model = calibrated
-            elif objective is None:
-                model = FixedThresholdClassifier(calibrated, threshold=float(self.threshold), response_method="predict_proba")
             else:
-                model = TunedThresholdClassifierCV(
-                    calibrated, scoring=objective.scorer(pos_label=classes[1]),
-                    response_method="predict_proba", cv=_splitter(self.cv, self.random_state),
-                    store_cv_results=True, n_jobs=self.n_jobs, random_state=self.random_state,
-                )
+                threshold = float(tuner.best_threshold_) if tuner else float(self.threshold)
+                model = FixedThresholdClassifier(calibrated, threshold=threshold, response_method="predict_proba")
             # Only splitters consume groups; a bare classifier (calibration=None) in a
             # multiclass problem has none, so it must not be offered them.
             model.fit(F, y, **self._routed(model, groups))
-            self.cv_results_ = self._cv_summary(calibrated, F, y, groups, model, objective)
+        self.cv_results_ = self._cv_summary(oof, folds, y, groups, model, tuner)
         self.model_ = model
         self.classes_ = model.classes_
         self.class_costs_ = costs
         if binary:
-            self.threshold_ = float(model.best_threshold_ if objective else self.threshold)
+            self.threshold_ = float(model.threshold)
             self.objective_ = objective.name if objective else "fixed"
         else:
             self.threshold_ = None
@@ -294,14 +331,12 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
 
     @staticmethod
     def _routed(estimator, groups) -> dict:
-        """``{"groups": groups}`` for estimators whose splitters use them, else ``{}``."""
+        """``{"groups": groups}`` when the estimator (or the one it wraps) calibrates with
+        grouped folds, else ``{}``: a bare classifier has no use for groups."""
         from sklearn.calibration import CalibratedClassifierCV
-        from sklearn.model_selection import FixedThresholdClassifier, TunedThresholdClassifierCV
 
         inner = getattr(estimator, "estimator", None)
-        if isinstance(estimator, (CalibratedClassifierCV, TunedThresholdClassifierCV)) or (
-            isinstance(estimator, FixedThresholdClassifier) and isinstance(inner, CalibratedClassifierCV)
-        ):
+        if isinstance(estimator, CalibratedClassifierCV) or isinstance(inner, CalibratedClassifierCV):
             return {"groups": groups}
         return {}
 
@@ -315,17 +350,10 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
             )
         return costs
 
-    def _cv_summary(self, calibrated, F, y, groups, model, objective) -> dict:
-        """Out-of-fold calibrated probabilities -> metrics; the honest CV estimate."""
-        from sklearn.model_selection import cross_val_predict
-
+    def _cv_summary(self, oof, folds, y, groups, model, tuner) -> dict:
+        """Metrics of the out-of-fold calibrated probabilities: the honest CV estimate."""
         from .metrics import binary_metrics, multiclass_metrics
 
-        folds = list(_splitter(self.cv, self.random_state).split(F, y, groups))
-        oof = cross_val_predict(
-            calibrated, F, y, cv=folds, method="predict_proba", n_jobs=self.n_jobs,
-            params=self._routed(calibrated, groups),
-        )
         classes = np.unique(y)
         fold_auc = []
         summary: dict[str, Any] = {"n_splits": self.cv, "random_state": self.random_state,
@@ -336,15 +364,14 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
             pos = oof[:, 1]
             for _, te in folds:
                 fold_auc.append(float(roc_auc_score(y[te] == classes[1], pos[te])))
-            threshold = float(model.best_threshold_) if objective else float(self.threshold)
-            summary["oof"] = binary_metrics(y, pos, threshold, pos_label=classes[1])
-            if objective is not None:
-                res = model.cv_results_
+            summary["oof"] = binary_metrics(y, pos, float(model.threshold), pos_label=classes[1])
+            if tuner is not None:
+                res = tuner.cv_results_
                 summary["tuning_curve"] = {
                     "thresholds": np.asarray(res["thresholds"]).tolist(),
                     "scores": np.asarray(res["scores"]).tolist(),
                 }
-                summary["best_score"] = float(model.best_score_)
+                summary["best_score"] = float(tuner.best_score_)
         else:
             summary["oof"] = multiclass_metrics(y, oof, classes)
             from sklearn.metrics import roc_auc_score

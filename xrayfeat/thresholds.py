@@ -19,8 +19,8 @@ An objective is named by a short string:
 For the constrained objectives a threshold that breaks the constraint scores
 ``-10 + (value of the constrained metric)``: always below every feasible
 threshold, yet still ordered, so that the search moves toward feasibility.
-``TunedThresholdClassifierCV`` averages the per-fold score curves, so a threshold
-that breaks the constraint in even one fold loses to one that meets it in all.
+:class:`xrayfeat.XrayClassifier` scores thresholds on the pooled out-of-fold
+probabilities, so the chosen threshold meets the constraint on them.
 """
 
 from __future__ import annotations
