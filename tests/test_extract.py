@@ -365,3 +365,18 @@ def test_sklearn_conformance_checks_that_apply():
     tags = fx.__sklearn_tags__()
     assert tags.input_tags.string and not tags.input_tags.two_d_array and tags.requires_fit
     assert fx.fit() is fx
+
+
+def test_unpickled_extractor_with_changed_params_refuses_to_use_the_fitted_cache_key(tmp_path):
+    import pickle
+
+    from xrayfeat.exceptions import ConfigError
+    from xrayfeat.extract import FeatureExtractor
+
+    fx = FeatureExtractor(families=["intensity"], image_size=64, memory=tmp_path / "c", progress=False).fit()
+    fx.set_params(family_params={"intensity": {"bins": 8}})
+    restored = pickle.loads(pickle.dumps(fx))
+    with pytest.raises(ConfigError, match="changed since fit"):
+        restored.transform([np.full((64, 64), 0.5, np.float32)])
+    # refitting adopts the new parameters and a new cache key
+    assert restored.fit().transform([np.full((64, 64), 0.5, np.float32)]).shape[1] == restored.n_features_out_

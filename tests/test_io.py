@@ -91,6 +91,15 @@ def test_array_inputs(arr, expected):
     np.testing.assert_allclose(img, expected, atol=1 / 255)
 
 
+def test_integer_arrays_follow_check_image():
+    from xrayfeat._validation import check_image
+
+    arr = np.tile(np.array([[0, 100], [2000, 32767]], dtype=np.int16), (10, 10))
+    np.testing.assert_array_equal(read_image(arr), check_image(arr))
+    with pytest.raises(ImageReadError, match="negative pixel values"):
+        read_image(arr - 1)
+
+
 def test_float_array_out_of_range_is_refused():
     with pytest.raises(ImageReadError, match=r"float arrays must have values in \[0, 1\]"):
         read_image(np.full((20, 20), 2.0))

@@ -72,6 +72,7 @@ from ._version import FEATURE_VERSION
 from .cache import FeatureCache, check_memory, config_digest, content_digest, entry_key
 from .exceptions import ConfigError, ImageReadError, XrayfeatError
 from .features import DEFAULT_FAMILIES, FeatureFamily, get_family
+from .preprocess import resize_to
 from .io import read_image
 
 __all__ = [
@@ -213,16 +214,6 @@ class ExtractionInfo:
 
 
 # ------------------------------------------------------------------------------ per image
-def _resize_square(image: np.ndarray, size: int) -> np.ndarray:
-    import cv2
-
-    if image.shape == (size, size):
-        return image
-    shrink = image.shape[0] >= size and image.shape[1] >= size
-    out = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-    return np.clip(out, 0.0, 1.0, out=out)
-
-
 def compute_image_features(image: Any, spec: _Spec) -> tuple[np.ndarray, dict[str, Any]]:
     """Feature vector and side information of one decoded image.
 
@@ -245,7 +236,7 @@ def compute_image_features(image: Any, spec: _Spec) -> tuple[np.ndarray, dict[st
     img = check_image(image)
     info: dict[str, Any] = {"shape": list(img.shape), "crop_box": None,
                             "crop_fallback": False, "crop_reason": ""}
-    img = _resize_square(img, spec.image_size)
+    img = resize_to(img, spec.image_size, spec.image_size)
     mask = None
     if spec.crop_lungs:
         import cv2
@@ -256,7 +247,7 @@ def compute_image_features(image: Any, spec: _Spec) -> tuple[np.ndarray, dict[st
         # more ragged (median Dice 0.81 against masks of the raw image), and
         # preprocessing the crop adapts CLAHE's tiles to the lungs, not the labels.
         crop = crop_to_lungs(img, segment_lungs(img))
-        img = _resize_square(crop.image, spec.image_size)
+        img = resize_to(crop.image, spec.image_size, spec.image_size)
         if not crop.fallback:
             mask = cv2.resize(crop.mask.view(np.uint8), spec.shape[::-1],
                               interpolation=cv2.INTER_NEAREST).astype(bool)
@@ -266,7 +257,7 @@ def compute_image_features(image: Any, spec: _Spec) -> tuple[np.ndarray, dict[st
                     crop_reason=str(crop.reason))
     if spec.preprocess is not None:
         img = check_image(spec.preprocess(img), name="preprocessed image")
-        img = _resize_square(img, spec.image_size)
+        img = resize_to(img, spec.image_size, spec.image_size)
     parts = [fam.compute(img, mask) for fam in spec.families]
     vector = np.concatenate(parts).astype(np.float32, copy=False)
     if not np.isfinite(vector).all():
@@ -640,7 +631,15 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
             cache too, so a warm run reports them without decoding anything.
         """
         check_is_fitted(self, "feature_names_out_")
-        spec = getattr(self, "_spec", None) or self._build_spec()
+        spec = getattr(self, "_spec", None)
+        if spec is None:  # unpickled: rebuild, and never let new parameters use the fitted key
+            spec = self._build_spec()
+            if config_digest(spec.config()) != self.config_hash_:
+                raise ConfigError(
+                    "FeatureExtractor parameters changed since fit (or the feature code did); "
+                    "call fit again before transform."
+                )
+            self._spec = spec
         return _extract(
             _as_sources(X), spec, self.n_features_out_, self.config_hash_,
             memory=self.memory, n_jobs=self.n_jobs, progress=self.progress,

@@ -135,8 +135,10 @@ def _to_unit_float(arr: np.ndarray, path: Any) -> np.ndarray:
             out = (out - lo) / (hi - lo) if hi > lo else np.zeros_like(out)
         return out
     if np.issubdtype(arr.dtype, np.integer):
-        info = np.iinfo(arr.dtype)
-        return ((arr.astype(np.float64) - info.min) / (info.max - info.min)).astype(np.float32)
+        # Same rule as check_image: intensities are non-negative, scaled by the dtype maximum.
+        if arr.size and arr.min() < 0:
+            raise ImageReadError(path, f"negative pixel values in a {arr.dtype} image; expected grey levels >= 0")
+        return (arr.astype(np.float64) / np.iinfo(arr.dtype).max).astype(np.float32)
     if arr.dtype == bool:
         return arr.astype(np.float32)
     raise ImageReadError(path, f"unsupported pixel type {arr.dtype}")

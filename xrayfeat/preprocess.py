@@ -163,19 +163,22 @@ def resize(
     img = check_image(image)
     rows, cols = _pair(size)
     if not keep_aspect:
-        return _resize_to(img, rows, cols)
+        out = resize_to(img, rows, cols)
+        return out.copy() if out is img else out
     scale = min(rows / img.shape[0], cols / img.shape[1])
     new_r = max(1, min(rows, round(img.shape[0] * scale)))
     new_c = max(1, min(cols, round(img.shape[1] * scale)))
     out = np.full((rows, cols), pad_value, dtype=np.float32)
     r0, c0 = (rows - new_r) // 2, (cols - new_c) // 2
-    out[r0:r0 + new_r, c0:c0 + new_c] = _resize_to(img, new_r, new_c)
+    out[r0:r0 + new_r, c0:c0 + new_c] = resize_to(img, new_r, new_c)
     return out
 
 
-def _resize_to(img: np.ndarray, rows: int, cols: int) -> np.ndarray:
+def resize_to(img: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """Stretch a checked float32 image to (rows, cols): area interpolation to shrink,
+    linear to enlarge; returns ``img`` itself when the shape already matches."""
     if img.shape == (rows, cols):
-        return img.copy()
+        return img
     cv2 = _cv2()
     shrink = rows <= img.shape[0] and cols <= img.shape[1]
     interp = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
