@@ -178,16 +178,14 @@ def _learning(curve: dict[str, Any], path: Path, dpi: int) -> Path | None:
 
 
 def _overlay(paths: list[str], labels: list[str], image_size: int, path: Path) -> Path | None:
-    import cv2
-
     from xrayfeat.io import read_image
     from xrayfeat.plots import plot_lung_crops
+    from xrayfeat.preprocess import resize_to
     from xrayfeat.segment import crop_to_lungs, segment_lungs
 
     images, masks, boxes, titles = [], [], [], []
     for p, lab in zip(paths, labels):
-        img = read_image(p, target_size=image_size)
-        img = np.clip(cv2.resize(img, (image_size, image_size), interpolation=cv2.INTER_AREA), 0, 1)
+        img = resize_to(read_image(p, target_size=image_size), image_size, image_size)
         mask = segment_lungs(img)
         crop = crop_to_lungs(img, mask)
         images.append(img)

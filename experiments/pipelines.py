@@ -148,7 +148,6 @@ def run_pipeline(spec: PipelineSpec, train: Dataset, test: Dataset | None, *,
     cv = cv_summary(train.labels, res["oof_proba"], res["fold"], classes, threshold,
                     ece_bins=ev["ece_bins"])
     cv["pooled"] = {k: v for k, v in res["oof"].items() if not isinstance(v, dict)}
-    cv["roc_auc_mean_library"] = res["roc_auc_mean"]
     if "tuning_curve" in res:
         cv["tuning_curve"] = res["tuning_curve"]
 
@@ -173,17 +172,14 @@ def run_pipeline(spec: PipelineSpec, train: Dataset, test: Dataset | None, *,
     predictions = None
     if test is not None:
         t0 = time.perf_counter()
-        proba = model.predict_proba(list(test.paths))
+        # The test features were extracted above; classify them rather than re-reading images.
+        proba = model.predict_proba_from_features(F_test)
+        pred = model.predict_from_features(F_test)
         timing["predict_total_s"] = time.perf_counter() - t0
         timing["predict_ms_per_image"] = _predict_ms(model.model_, F_test)
         result["test"] = evaluate(test.labels, proba, classes, threshold, test.groups,
                                   n_boot=ev["n_boot"], alpha=ev["alpha"], seed=seed,
                                   ece_bins=ev["ece_bins"])
-        if threshold is not None:
-            pos = classes.index("PNEUMONIA") if "PNEUMONIA" in classes else 1
-            pred = np.where(proba[:, pos] >= threshold, classes[pos], classes[1 - pos])
-        else:
-            pred = np.asarray(classes)[np.argmax(proba, axis=1)]
         predictions = {"path": [str(p) for p in test.paths],
                        "patient": [str(g) for g in test.groups],
                        "label": [str(v) for v in test.labels]}

@@ -230,8 +230,13 @@ def run(cfg: dict[str, Any], *, log: Log = _print) -> dict[str, Any]:
     specs = expand_pipelines(cfg)
     train, test, data = load_data(cfg)
     vers = versions()
+    # The images themselves are part of the identity: adding or removing files in the
+    # same folders must not reuse finished pipelines whose predictions no longer align.
+    contents = [[str(p), str(label)] for ds in (train, test) if ds is not None
+                for p, label in zip(ds.paths, ds.labels)]
     run_id = f"{data['label']}-{cfg['labels']}-" + config_hash(
-        cfg, {"data": data["paths"], "xrayfeat": vers["xrayfeat"], "feature_version": vers["feature_version"]})
+        cfg, {"data": data["paths"], "images": contents, "xrayfeat": vers["xrayfeat"],
+              "feature_version": vers["feature_version"]})
     classes_hint = sorted(train.class_names)
     cnns = []
     for f in cfg["compare"]["files"]:

@@ -395,11 +395,20 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X) -> np.ndarray:
         """Calibrated class probabilities, shape (n, n_classes), in ``classes_`` order."""
-        return self.model_.predict_proba(self._features(X))
+        return self.predict_proba_from_features(self._features(X))
 
     def predict(self, X) -> np.ndarray:
         """Class labels: thresholded (binary) or minimum expected cost / arg-max (multiclass)."""
-        F = self._features(X)
+        return self.predict_from_features(self._features(X))
+
+    def predict_proba_from_features(self, F: np.ndarray) -> np.ndarray:
+        """:meth:`predict_proba` on a feature matrix already made by ``features_``."""
+        check_is_fitted(self, "model_")
+        return self.model_.predict_proba(F)
+
+    def predict_from_features(self, F: np.ndarray) -> np.ndarray:
+        """:meth:`predict` on a feature matrix already made by ``features_``."""
+        check_is_fitted(self, "model_")
         if self.threshold_ is not None:
             return self.model_.predict(F)
         proba = self.model_.predict_proba(F)
