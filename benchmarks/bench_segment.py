@@ -14,7 +14,7 @@ Prints
 
 - per-image time of ``segment_lungs`` + ``crop_to_lungs`` on 256 x 256 images
   (real training images resized to 256 px), single thread
-  (``cv2.setNumThreads(1)``), best of ``--repeats`` runs per image; the median and
+  (``cv2.setNumThreads(1)``), best of ``--repeats`` runs per image; the median, mean and
   90th percentile over images are reported;
 - the same at 224 px (as stored), 1,024 px and 2,048 px, to show the cost does not
   grow much with input size;
@@ -91,7 +91,7 @@ def timing(files: list[Path], repeats: int) -> None:
         images = [img if img.shape == (size, size) else resize(img, size) for img in base]
         ms = np.array([_best_ms(_segment_and_crop, img, repeats) for img in images])
         print(f"segment_lungs + crop_to_lungs at {size:>4} px: median {np.median(ms):.2f} ms, "
-              f"p90 {np.percentile(ms, 90):.2f} ms per image "
+              f"mean {ms.mean():.2f} ms, p90 {np.percentile(ms, 90):.2f} ms per image "
               f"({len(images)} images, best of {repeats} runs each, 1 thread)")
 
 

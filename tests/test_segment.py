@@ -247,3 +247,36 @@ def test_real_images_mostly_plausible():
         if not c.fallback:
             frac = c.mask.mean() * c.mask.size / np.prod(read_image(files[0]).shape)
             assert 0.05 < frac < 0.75
+
+
+def test_grey_dilation_equals_binary_erosion_of_threshold():
+    """The scan thresholds one grey-dilated image instead of eroding each binary mask."""
+    import cv2
+
+    from xrayfeat.segment import _erosion_kernel
+
+    rng = np.random.default_rng(3)
+    img = cv2.GaussianBlur(rng.random((64, 64)).astype(np.float32), (0, 0), 2.0)
+    for frac in (0.012, 0.035):
+        kernel = _erosion_kernel(64, frac)
+        shrunk = cv2.dilate(img, kernel)
+        for t in np.quantile(img, [0.1, 0.5, 0.9]):
+            eroded = cv2.erode((img < t).astype(np.uint8), kernel) > 0
+            np.testing.assert_array_equal(shrunk < t, eroded)
+
+
+@pytest.mark.parametrize("drop_one_lung", [False, True])
+def test_lung_mask_check_agrees_across_resolutions(drop_one_lung):
+    """check_lung_mask subsamples large masks; its decision must not depend on size."""
+    import cv2
+
+    _, truth = synthetic_cxr(128, seed=0)
+    if drop_one_lung:
+        truth[:, 64:] = False
+    expected_ok, expected_reason = check_lung_mask(truth)
+    assert expected_ok is (not drop_one_lung)
+    for size in (256, 1000, 2048):
+        m = cv2.resize(truth.astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST) > 0
+        ok, reason = check_lung_mask(m)
+        assert ok is expected_ok
+        assert reason.split(":")[0] == expected_reason.split(":")[0]
