@@ -442,16 +442,17 @@ def _as_list(value: Any) -> list:
     return value if isinstance(value, list) else [value]
 
 
-def _auto_name(p: dict[str, Any], multiclass: bool) -> str:
+def _auto_name(p: dict[str, Any], multiclass: bool, defaults: dict[str, Any]) -> str:
+    """Features, then whatever differs from ``[pipeline_defaults]``, then the classifier."""
     parts = [p["features"]]
-    if p["preprocess"] != "none":
+    if p["preprocess"] != defaults.get("preprocess", "none"):
         parts.append(p["preprocess"])
     if p["crop_lungs"]:
         parts.append("crop")
     parts.append(p["classifier"])
-    if p["calibration"] != "sigmoid":
+    if p["calibration"] != defaults.get("calibration", "sigmoid"):
         parts.append(f"cal-{p['calibration']}")
-    if not multiclass and p["threshold"] != "balanced_accuracy":
+    if not multiclass and p["threshold"] != defaults.get("threshold", "balanced_accuracy"):
         parts.append(_threshold_tag(p["threshold"]))
     return "-".join(parts)
 
@@ -564,7 +565,7 @@ def expand_pipelines(cfg: Mapping[str, Any]) -> list[PipelineSpec]:
                 Preprocessor.from_config(steps)
             except ConfigError as exc:
                 raise _rewrap(f"preprocessing.{pre}", exc) from None
-            name = entry.get("name") or _auto_name(p, multiclass)
+            name = entry.get("name") or _auto_name(p, multiclass, defaults)
             if not _NAME.match(name):
                 raise ConfigError(f"{src}.name: {name!r} may use letters, digits and _ . + - only.")
             if name in seen:

@@ -191,13 +191,16 @@ def run_pipeline(spec: PipelineSpec, train: Dataset, test: Dataset | None, *,
     return result, predictions
 
 
-def _patient_subset(ds: Dataset, fraction: float, rng: np.random.Generator) -> np.ndarray:
-    """Indices of a class-stratified random subset of patients (about ``fraction`` of them)."""
+def _patient_subset(ds: Dataset, fraction: float, orders: dict[str, list[str]]) -> np.ndarray:
+    """Indices of the first ``fraction`` of each class's patients in ``orders``.
+
+    Taking prefixes of one fixed random order per class makes the subsets nested:
+    each larger training set contains the smaller ones, so the curve shows the
+    effect of more data rather than of a different draw.
+    """
     keep: list[str] = []
-    for cls in ds.class_names:
-        patients = sorted(set(ds.groups[ds.labels == cls].tolist()))
-        n = max(2, math.ceil(fraction * len(patients)))
-        keep += rng.permutation(patients)[:n].tolist()
+    for patients in orders.values():
+        keep += patients[:max(2, math.ceil(fraction * len(patients)))]
     return np.flatnonzero(np.isin(ds.groups, keep))
 
 
@@ -205,7 +208,8 @@ def learning_curve(spec: PipelineSpec, train: Dataset, test: Dataset | None, ful
                    cfg: dict[str, Any], cache: Any, n_jobs: int | None, log=print) -> dict[str, Any]:
     """Refit ``spec`` on patient subsets of the training split; evaluate each on the test split.
 
-    Fraction 1.0 reuses ``full`` (the pipeline's main result). Smaller subsets
+    The subsets are nested (see :func:`_patient_subset`); fraction 1.0 reuses
+    ``full`` (the pipeline's main result). Smaller subsets
     use ``min(cv.folds, patients of the rarest class)`` folds.
 
     Returns
@@ -220,6 +224,8 @@ def learning_curve(spec: PipelineSpec, train: Dataset, test: Dataset | None, ful
 
     lc = cfg["learning_curve"]
     rng = np.random.default_rng(cfg["seed"])
+    orders = {cls: rng.permutation(sorted(set(train.groups[train.labels == cls].tolist()))).tolist()
+              for cls in train.class_names}
     points = []
     for frac in sorted(set(lc["fractions"])):
         if frac >= 1.0:
@@ -231,7 +237,7 @@ def learning_curve(spec: PipelineSpec, train: Dataset, test: Dataset | None, ful
                 "test_balanced_accuracy": (t.get("metrics") or {}).get("balanced_accuracy"),
             })
             continue
-        idx = _patient_subset(train, frac, rng)
+        idx = _patient_subset(train, frac, orders)
         sub = train.subset(idx)
         rarest = min(len(set(sub.groups[sub.labels == c].tolist())) for c in sub.class_names)
         folds = min(cfg["cv"]["folds"], rarest)

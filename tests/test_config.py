@@ -121,12 +121,14 @@ def test_set_indexes_into_the_sample_profile_pipelines():
 def test_named_feature_sets_and_preprocessing(tmp_path):
     path = _write(tmp_path, '[feature_sets.fine]\nfamilies = ["hog", "intensity"]\n'
                             'family_params = { hog = { cell_size = 8 } }\n'
-                            '[[pipelines]]\nfeatures = "fine"\npreprocess = "clahe"\n')
-    (spec,) = expand_pipelines(_full(file=path))
-    assert spec.name == "fine-clahe-svm"
+                            '[[pipelines]]\nfeatures = "fine"\npreprocess = ["clahe", "none"]\n')
+    spec, raw = expand_pipelines(_full(file=path))
+    # The default chain ("clahe") is left out of the name, any other one is named.
+    assert (spec.name, raw.name) == ("fine-svm", "fine-none-svm")
     params = spec.extractor_params()
     assert params["families"] == ["hog", "intensity"] and params["family_params"] == {"hog": {"cell_size": 8}}
     assert params["preprocess"][0] == "percentile"
+    assert raw.extractor_params()["preprocess"] is None
 
 
 # -------------------------------------------------------------------------- errors

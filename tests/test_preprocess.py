@@ -282,4 +282,29 @@ def test_bad_images_raise_config_error(image, match):
 
 
 def test_step_names_are_exported():
-    assert set(PREPROCESS_STEPS) == {"resize", "percentile", "standardize", "clahe", "denoise"}
+    assert set(PREPROCESS_STEPS) == {"resize", "percentile", "standardize", "equalize", "clahe",
+                                     "denoise"}
+
+
+@pytest.mark.parametrize("curve", [lambda x: x ** 0.6, lambda x: x ** 1.6,
+                                   lambda x: 0.5 + 0.6 * (x - 0.5)])
+def test_equalize_ignores_exposure_curves(curve):
+    from xrayfeat.preprocess import equalize
+
+    img, _ = synthetic_cxr(224, seed=0)
+    ref = equalize(img)
+    out = equalize(curve(img).astype(np.float32))
+    assert out.dtype == np.float32 and out.shape == img.shape
+    # Only the 256-level quantisation differs: at most a few levels' mass.
+    assert np.abs(out - ref).mean() < 0.01
+    assert 0.0 < out.min() and out.max() == pytest.approx(1.0)
+
+
+def test_equalize_constant_image_and_bad_bins():
+    from xrayfeat.preprocess import Preprocessor, equalize
+
+    assert not equalize(np.full((20, 20), 0.3, np.float32)).any()
+    with pytest.raises(ConfigError, match="bins"):
+        equalize(np.zeros((20, 20), np.float32), bins=4)
+    with pytest.raises(ConfigError, match="bins"):
+        Preprocessor.from_config([{"name": "equalize", "bins": 1.5}])

@@ -186,3 +186,21 @@ def test_main_rejects_a_bad_predictions_file_before_running(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "does not match the 50 test images" in err and "49 test images missing" in err
     assert not list(tmp_path.glob("*/pipelines"))  # nothing ran
+
+
+def test_learning_curve_subsets_are_nested():
+    from experiments.pipelines import _patient_subset
+
+    train = load_sample("train")
+    rng = np.random.default_rng(0)
+    orders = {c: rng.permutation(sorted(set(train.groups[train.labels == c].tolist()))).tolist()
+              for c in train.class_names}
+    sizes, previous = [], set()
+    for frac in (0.1, 0.25, 0.5, 1.0):
+        idx = set(_patient_subset(train, frac, orders).tolist())
+        assert previous <= idx
+        sizes.append(len(idx))
+        previous = idx
+    assert sizes == sorted(sizes) and sizes[0] < sizes[-1] == len(train)
+    for c in train.class_names:  # every subset keeps both classes
+        assert np.any(train.labels[sorted(_patient_subset(train, 0.1, orders))] == c)
