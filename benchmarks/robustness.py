@@ -25,11 +25,9 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,7 +37,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import xrayfeat  # noqa: E402
-from select_defaults import ordered_holdout  # noqa: E402
+from select_defaults import holdout_parser, holdout_split  # noqa: E402
 from xrayfeat.io import read_image  # noqa: E402
 from xrayfeat.metrics import binary_metrics  # noqa: E402
 
@@ -73,17 +71,10 @@ def perturbations(seed: int = 0) -> dict[str, Callable[[np.ndarray], np.ndarray]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("data")
-    parser.add_argument("--cache", default=None)
-    parser.add_argument("--classifier", default="logreg")
-    parser.add_argument("--jobs", type=int, default=2)
+    parser = holdout_parser(__doc__)
     parser.add_argument("--only", default=None, help="comma-separated candidate names")
     args = parser.parse_args()
-    warnings.simplefilter("ignore")
-    ds = xrayfeat.load_dataset(args.data)
-    held = ordered_holdout(ds)
-    train, test = ds.subset(~held), ds.subset(held)
+    train, test = holdout_split(args.data)
     images = [read_image(p) for p in test.paths]
     print(f"train {len(train)} images, ordered holdout {len(test)} images, classifier "
           f"{args.classifier}, random_state 0, noise seed 0", flush=True)

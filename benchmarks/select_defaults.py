@@ -51,17 +51,27 @@ def ordered_holdout(ds, fraction: float = 0.3) -> np.ndarray:
     return held
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def holdout_parser(doc: str) -> argparse.ArgumentParser:
+    """Command line shared by the holdout scripts: data folder, cache, classifier, jobs."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("data")
     parser.add_argument("--cache", default=None)
     parser.add_argument("--classifier", default="logreg")
     parser.add_argument("--jobs", type=int, default=2)
-    args = parser.parse_args()
+    return parser
+
+
+def holdout_split(data: str):
+    """(train, held-out) Datasets of :func:`ordered_holdout` on the folder ``data``."""
     warnings.simplefilter("ignore")
-    ds = xrayfeat.load_dataset(args.data)
+    ds = xrayfeat.load_dataset(data)
     held = ordered_holdout(ds)
-    train, test = ds.subset(~held), ds.subset(held)
+    return ds.subset(~held), ds.subset(held)
+
+
+def main() -> None:
+    args = holdout_parser(__doc__).parse_args()
+    train, test = holdout_split(args.data)
     print(f"train {len(train)} images, ordered holdout {len(test)} images", flush=True)
     for name, features in CANDIDATES.items():
         t0 = time.perf_counter()
