@@ -191,6 +191,12 @@ def run_pipeline(spec: PipelineSpec, train: Dataset, test: Dataset | None, *,
     return result, predictions
 
 
+def _patient_orders(ds: Dataset, rng: np.random.Generator) -> dict[str, list[str]]:
+    """One random order of each class's patients, for :func:`_patient_subset`."""
+    return {cls: rng.permutation(sorted(set(ds.groups[ds.labels == cls].tolist()))).tolist()
+            for cls in ds.class_names}
+
+
 def _patient_subset(ds: Dataset, fraction: float, orders: dict[str, list[str]]) -> np.ndarray:
     """Indices of the first ``fraction`` of each class's patients in ``orders``.
 
@@ -223,9 +229,7 @@ def learning_curve(spec: PipelineSpec, train: Dataset, test: Dataset | None, ful
     from xrayfeat.exceptions import XrayfeatError
 
     lc = cfg["learning_curve"]
-    rng = np.random.default_rng(cfg["seed"])
-    orders = {cls: rng.permutation(sorted(set(train.groups[train.labels == cls].tolist()))).tolist()
-              for cls in train.class_names}
+    orders = _patient_orders(train, np.random.default_rng(cfg["seed"]))
     points = []
     for frac in sorted(set(lc["fractions"])):
         if frac >= 1.0:

@@ -189,12 +189,10 @@ def test_main_rejects_a_bad_predictions_file_before_running(tmp_path, capsys):
 
 
 def test_learning_curve_subsets_are_nested():
-    from experiments.pipelines import _patient_subset
+    from experiments.pipelines import _patient_orders, _patient_subset
 
     train = load_sample("train")
-    rng = np.random.default_rng(0)
-    orders = {c: rng.permutation(sorted(set(train.groups[train.labels == c].tolist()))).tolist()
-              for c in train.class_names}
+    orders = _patient_orders(train, np.random.default_rng(0))
     sizes, previous = [], set()
     for frac in (0.1, 0.25, 0.5, 1.0):
         idx = set(_patient_subset(train, frac, orders).tolist())

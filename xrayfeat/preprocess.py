@@ -236,6 +236,9 @@ def normalize_percentile(image: Any, low: float = 0.5, high: float = 99.5) -> np
     return _clip01(out.astype(np.float32, copy=False))
 
 
+_EQUALIZE_CONSTRAINTS = {"bins": [Interval(int, 16, 65536)]}
+
+
 def equalize(image: Any, bins: int = 256) -> np.ndarray:
     """Global histogram equalisation: each pixel becomes its grey level's quantile.
 
@@ -269,7 +272,7 @@ def equalize(image: Any, bins: int = 256) -> np.ndarray:
     >>> float(np.abs(equalize(img) - equalize(img ** 0.6)).max()) < 0.01
     True
     """
-    check_params({"bins": bins}, {"bins": [Interval(int, 16, 65536)]}, owner="equalize")
+    check_params({"bins": bins}, _EQUALIZE_CONSTRAINTS, owner="equalize")
     img = check_image(image)
     dtype = np.uint8 if bins <= 256 else np.uint16
     levels = np.minimum(img * np.float32(bins), np.float32(bins - 1)).astype(dtype)
@@ -278,9 +281,7 @@ def equalize(image: Any, bins: int = 256) -> np.ndarray:
         return np.zeros_like(img)
     cdf = (np.cumsum(counts) / img.size).astype(np.float32)
     if dtype is np.uint8:  # a table lookup in OpenCV, ~10x faster than fancy indexing
-        import cv2
-
-        return cv2.LUT(levels, np.pad(cdf, (0, 256 - bins), mode="edge"))
+        return _cv2().LUT(levels, np.pad(cdf, (0, 256 - bins), mode="edge"))
     return cdf[levels]
 
 
@@ -590,7 +591,7 @@ def _step_standardize(params: Mapping[str, Any]) -> dict[str, Any]:
 
 def _step_equalize(params: Mapping[str, Any]) -> dict[str, Any]:
     out = {"bins": 256, **params}
-    check_params(out, {"bins": [Interval(int, 16, 65536)]}, owner="Preprocessor step 'equalize'")
+    check_params(out, _EQUALIZE_CONSTRAINTS, owner="Preprocessor step 'equalize'")
     return out
 
 
