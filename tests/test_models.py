@@ -179,3 +179,20 @@ def test_unfitted_model_and_unreadable_image(model, tmp_path):
     empty.write_bytes(b"")
     with pytest.raises(ImageReadError, match=r"garbage\.png.*empty"):
         xrayfeat.predict(model, [str(empty)])
+
+
+@pytest.mark.parametrize("max_bin", [4, 64])
+def test_xgboost_max_bin_reaches_the_booster(max_bin):
+    # A continuous feature split by trees with at most `max_bin` bins can take at most
+    # max_bin - 1 distinct thresholds; with 4 bins the booster must use fewer cut points.
+    from xrayfeat.models import make_classifier
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 1))
+    y = np.where(X[:, 0] + 0.3 * rng.normal(size=400) > 0, "PNEUMONIA", "NORMAL")
+    model = make_classifier("xgboost", max_bin=max_bin).fit(X, y)
+    trees = model[-1]._model().get_booster().trees_to_dataframe()
+    cuts = trees["Split"].dropna().unique()
+    assert 1 <= len(cuts) <= max_bin - 1
+    if max_bin == 64:
+        assert len(cuts) > 3

@@ -30,6 +30,9 @@ CLASSIFIERS: dict[str, dict[str, Any]] = {
     "svm": {"C": 1.0, "gamma": "scale"},
     "linear-svm": {"C": 0.01},
     "logreg": {"C": 0.01},
+    # max_bin=64 rather than XGBoost's 256: with ~6,000 features the per-node
+    # histograms dominate; on 3,810 training images (hog+lbp+intensity) a fit took 22 s
+    # instead of 88 s (one thread) with the same out-of-fold ROC-AUC (0.9965 vs 0.9963).
     "xgboost": {
         "n_estimators": 300,
         "max_depth": 3,
@@ -37,6 +40,7 @@ CLASSIFIERS: dict[str, dict[str, Any]] = {
         "subsample": 0.8,
         "colsample_bytree": 0.5,
         "reg_lambda": 1.0,
+        "max_bin": 64,
     },
 }
 
@@ -105,8 +109,9 @@ class BalancedXGBClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    n_estimators, max_depth, learning_rate, subsample, colsample_bytree, reg_lambda
-        As in ``xgboost.XGBClassifier``.
+    n_estimators, max_depth, learning_rate, subsample, colsample_bytree, reg_lambda, max_bin
+        As in ``xgboost.XGBClassifier`` (``max_bin`` defaults to 64 here, not 256: see
+        :data:`CLASSIFIERS`).
     random_state : int, default=0
         Seed.
     n_jobs : int or None, default=None
@@ -125,6 +130,7 @@ class BalancedXGBClassifier(ClassifierMixin, BaseEstimator):
         subsample: float = 0.8,
         colsample_bytree: float = 0.5,
         reg_lambda: float = 1.0,
+        max_bin: int = 64,
         random_state: int = 0,
         n_jobs: int | None = None,
     ):
@@ -134,6 +140,7 @@ class BalancedXGBClassifier(ClassifierMixin, BaseEstimator):
         self.subsample = subsample
         self.colsample_bytree = colsample_bytree
         self.reg_lambda = reg_lambda
+        self.max_bin = max_bin
         self.random_state = random_state
         self.n_jobs = n_jobs
 
@@ -152,7 +159,7 @@ class BalancedXGBClassifier(ClassifierMixin, BaseEstimator):
         booster = XGBClassifier(
             n_estimators=self.n_estimators, max_depth=self.max_depth, learning_rate=self.learning_rate,
             subsample=self.subsample, colsample_bytree=self.colsample_bytree, reg_lambda=self.reg_lambda,
-            tree_method="hist", random_state=self.random_state, n_jobs=self.n_jobs,
+            max_bin=self.max_bin, tree_method="hist", random_state=self.random_state, n_jobs=self.n_jobs,
         )
         booster.fit(np.asarray(X, dtype=np.float32), codes, sample_weight=weights)
         self.classes_ = encoder.classes_
