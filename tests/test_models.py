@@ -196,3 +196,17 @@ def test_xgboost_max_bin_reaches_the_booster(max_bin):
     assert 1 <= len(cuts) <= max_bin - 1
     if max_bin == 64:
         assert len(cuts) > 3
+
+
+def test_labels_from_proba_agree_with_the_fitted_sklearn_model(model, test_split):
+    # labels_from_proba re-implements FixedThresholdClassifier's rule so that callers
+    # classify once; scikit-learn's own predict is the reference.
+    F = model.features_.transform(list(test_split.paths))
+    np.testing.assert_array_equal(model.labels_from_proba(model.predict_proba_from_features(F)),
+                                  model.model_.predict(F))
+    t = model.threshold_
+    below = np.nextafter(t, 0.0)
+    at = np.array([[1 - t, t], [1 - below, below]])
+    assert model.labels_from_proba(at).tolist() == ["PNEUMONIA", "NORMAL"]  # >= threshold
+    with pytest.raises(ConfigError, match=r"proba must have shape \(n, 2\)"):
+        model.labels_from_proba(np.ones((4, 3)) / 3)

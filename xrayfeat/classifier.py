@@ -415,10 +415,36 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_from_features(self, F: np.ndarray) -> np.ndarray:
         """:meth:`predict` on a feature matrix already made by ``features_``."""
+        return self.labels_from_proba(self.predict_proba_from_features(F))
+
+    def labels_from_proba(self, proba: np.ndarray) -> np.ndarray:
+        """The labels :meth:`predict` gives for probabilities from :meth:`predict_proba`.
+
+        Lets a caller that needs both probabilities and labels classify once: for an
+        RBF SVM, ``predict_proba`` is most of the prediction cost.
+
+        Parameters
+        ----------
+        proba : ndarray of shape (n, n_classes)
+            Calibrated probabilities, columns in ``classes_`` order.
+
+        Returns
+        -------
+        ndarray of shape (n,)
+            Binary: the positive class (``classes_[1]``) where its probability is at
+            least ``threshold_``. Multiclass: minimum expected cost under
+            ``class_costs_``, or the most probable class.
+        """
         check_is_fitted(self, "model_")
+        proba = np.asarray(proba)
+        if proba.ndim != 2 or proba.shape[1] != len(self.classes_):
+            raise ConfigError(
+                f"proba must have shape (n, {len(self.classes_)}) for classes "
+                f"{self.classes_.tolist()}; got {proba.shape}."
+            )
         if self.threshold_ is not None:
-            return self.model_.predict(F)
-        proba = self.model_.predict_proba(F)
+            # >= as in scikit-learn's FixedThresholdClassifier, which model_ is.
+            return self.classes_[(proba[:, 1] >= self.threshold_).astype(int)]
         if self.class_costs_ is None:
             return self.classes_[np.argmax(proba, axis=1)]
         return self.classes_[np.argmin(proba @ self.class_costs_, axis=1)]
