@@ -27,6 +27,7 @@ import platform
 import sys
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -107,8 +108,6 @@ def load_data(cfg: dict[str, Any]):
     d = cfg["data"]
     kw = {"labels": cfg["labels"], "duplicates": d["duplicates"]}
     notes: list[str] = []
-    import warnings
-
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if d["root"] or not d["train"]:
@@ -451,7 +450,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         cfg = resolve_config(args.config, cli=_cli_layer(args), sets=args.sets)
-        run(cfg)
+        # loky replaces a worker whose memory grew past 300 MB (cross-validation fits on
+        # the full data set do) and says so with this generic warning; no work is lost
+        # (joblib issues #869, #883).
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="A worker stopped while some jobs were given",
+                                    category=UserWarning)
+            run(cfg)
     except PipelineFailure as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
