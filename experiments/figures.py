@@ -211,7 +211,7 @@ def make_figures(fig_dir: Path, *, y: np.ndarray, classes: list[str], models: di
         Test labels (empty when there is no test split).
     classes : list of str
     models : dict
-        ``{name: {"proba", "pred", "threshold", "confusion_matrix", "external"}}``:
+        ``{name: {"proba", "threshold", "confusion_matrix", "external"}}``:
         our pipelines and any compared CNNs (``external=True``, dashed lines).
     curve : dict or None
         Learning curve from :func:`experiments.pipelines.learning_curve`.

@@ -223,6 +223,7 @@ def learning_curve(spec: PipelineSpec, train: Dataset, test: Dataset | None, ful
     lc = cfg["learning_curve"]
     orders = _patient_orders(train, np.random.default_rng(cfg["seed"]))
     points = []
+    F_test = None  # the same features for every subset's model: extract them once
     for frac in sorted(set(lc["fractions"])):
         if frac >= 1.0:
             t = full.get("test") or {}
@@ -249,7 +250,9 @@ def learning_curve(spec: PipelineSpec, train: Dataset, test: Dataset | None, ful
             if test is not None:
                 from .evaluation import point_metrics
 
-                m = point_metrics(test.labels, model.predict_proba(list(test.paths)),
+                if F_test is None:
+                    F_test = model.features_.transform(list(test.paths))
+                m = point_metrics(test.labels, model.predict_proba_from_features(F_test),
                                   [str(c) for c in model.classes_], model.threshold_,
                                   ece_bins=cfg["evaluation"]["ece_bins"])
                 point["test_roc_auc"] = m["roc_auc"]

@@ -281,7 +281,7 @@ def markdown_report(*, run: dict[str, Any], results: list[dict[str, Any]], missi
             "Extraction: full per-image feature pipeline (read, resize, preprocess, crop, features) with the cache "
             "off in one process, on the first test images. Fit: the whole `XrayClassifier.fit` (calibration, "
             "threshold tuning and the CV summary), features read from the cache. Predict: the fitted model on "
-            "precomputed features (best of 3). Peak RSS: " + MEMORY_NOTE, ""]
+            "precomputed features (the one pass that made the test predictions). Peak RSS: " + MEMORY_NOTE, ""]
     rows = []
     for r in results:
         tm = r["timing"]

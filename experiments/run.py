@@ -321,15 +321,18 @@ def run(cfg: dict[str, Any], *, log: Log = _print) -> dict[str, Any]:
     missing = [s.name for s in specs if s.name not in results]
     classes = ordered[0]["classes"] if ordered else classes_hint
 
-    comparisons = []
-    if cnns and ordered and not interrupted:
-        ours = {}
+    # Each pipeline's test predictions, read once, in test.paths order.
+    ours: dict[str, dict] = {}
+    if test is not None and not interrupted:
         for r in ordered:
             p = rd.load_predictions(r["name"])
             order = {path: k for k, path in enumerate(p["path"])}
             idx = np.array([order[str(path)] for path in test.paths])
             ours[r["name"]] = {"proba": np.column_stack([p[f"proba_{c}"][idx] for c in classes]),
                                "pred": p["pred"][idx]}
+
+    comparisons = []
+    if cnns and ordered and not interrupted:
         ev = cfg["evaluation"]
         for cnn in cnns:
             log(f"comparing {cnn.name} ({cnn.file}) with {len(ours)} pipelines ...")
@@ -347,12 +350,10 @@ def run(cfg: dict[str, Any], *, log: Log = _print) -> dict[str, Any]:
         y = test.labels if test is not None else np.array([], dtype=str)
         if test is not None:
             for r in ordered:
-                p = rd.load_predictions(r["name"])
-                models[r["name"]] = {"proba": np.column_stack([p[f"proba_{c}"] for c in classes]),
-                                     "pred": p["pred"], "threshold": r["threshold"],
+                models[r["name"]] = {"proba": ours[r["name"]]["proba"], "threshold": r["threshold"],
                                      "confusion_matrix": r["test"]["metrics"]["confusion_matrix"]}
             for cnn, comp in zip(cnns, comparisons):
-                models[f"{cnn.name} (CNN)"] = {"proba": cnn.proba, "pred": cnn.predict(), "external": True,
+                models[f"{cnn.name} (CNN)"] = {"proba": cnn.proba, "external": True,
                                                "threshold": cnn.threshold,
                                                "confusion_matrix": comp["test"]["metrics"]["confusion_matrix"]}
         n_over = cfg["figures"]["overlay_images"]
