@@ -65,6 +65,19 @@ def test_predict_accepts_folder_file_and_arrays(model, test_split):
     np.testing.assert_allclose(xrayfeat.predict_proba(model, arr), one, atol=1e-6)
 
 
+def test_predict_on_a_folder_passes_over_hidden_files_and_clutter(model, tmp_path):
+    import shutil
+
+    src = sorted((sample_path() / "test" / "NORMAL").iterdir())[:2]
+    for p in src:
+        shutil.copy(p, tmp_path / p.name)
+    (tmp_path / f"._{src[0].name}").write_bytes(b"\x00\x05\x16\x07 AppleDouble")  # macOS resource fork
+    (tmp_path / "Thumbs.db").write_bytes(b"junk")
+    (tmp_path / "notes.txt").write_text("not an image")
+    np.testing.assert_allclose(xrayfeat.predict_proba(model, tmp_path),
+                               xrayfeat.predict_proba(model, [str(p) for p in src]), atol=1e-6)
+
+
 @pytest.mark.parametrize("bound", [0.9, 0.97])
 def test_constrained_threshold_holds_out_of_fold(train, bound):
     m = xrayfeat.fit((train.paths, train.labels, train.groups), features=FAST, cv=3,

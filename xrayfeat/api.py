@@ -14,9 +14,8 @@ from typing import Any
 import numpy as np
 
 from .classifier import XrayClassifier
-from .dataset import Dataset, _natural_key, load_dataset
+from .dataset import Dataset, _list_images, load_dataset
 from .exceptions import ConfigError, DatasetError
-from .io import is_image_name
 
 __all__ = ["fit", "predict", "predict_proba", "resolve_images"]
 
@@ -126,8 +125,7 @@ def resolve_images(images: Any) -> list:
     if isinstance(images, (str, os.PathLike)):
         path = Path(images)
         if path.is_dir():
-            found = sorted((p for p in path.rglob("*") if p.is_file() and is_image_name(p)),
-                           key=lambda p: _natural_key(str(p.relative_to(path))))
+            found = _list_images(path, strict=False)
             if not found:
                 raise DatasetError(f"folder {str(path)!r} contains no image files.")
             return [str(p) for p in found]

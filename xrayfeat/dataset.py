@@ -15,7 +15,6 @@ same folder see identical arrays.
 from __future__ import annotations
 
 import csv
-import hashlib
 import os
 import re
 import warnings
@@ -27,8 +26,9 @@ from typing import Literal
 import numpy as np
 
 from ._validation import Interval, Options, check_params
+from .cache import content_digest
 from .exceptions import DatasetError, DuplicateImageError
-from .io import IMAGE_SUFFIXES, is_image_name, read_bytes
+from .io import IMAGE_SUFFIXES, is_image_name
 
 __all__ = ["Dataset", "load_dataset", "patient_id", "patient_folds", "SPLITS"]
 
@@ -188,14 +188,18 @@ def _child_dirs(folder: Path) -> dict[str, Path]:
     return {p.name.lower(): p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")}
 
 
-def _list_images(folder: Path) -> list[Path]:
-    """Image files of a class folder; anything else that is not OS clutter is an error."""
+def _list_images(folder: Path, *, strict: bool = True) -> list[Path]:
+    """Image files below ``folder`` in natural order, without hidden files and OS clutter.
+
+    ``strict``: any other file is an error (class folders of a data set);
+    otherwise other files are passed over (a folder given to ``predict``).
+    """
     images, foreign = [], []
     for p in folder.rglob("*"):
         if p.is_dir() or p.name.startswith(".") or p.name.lower() in _IGNORED_NAMES:
             continue
         (images if is_image_name(p) else foreign).append(p)
-    if foreign:
+    if foreign and strict:
         shown = ", ".join(str(p) for p in sorted(foreign)[:5])
         raise DatasetError(
             f"{len(foreign)} non-image file(s) in {str(folder)!r}: {shown}. Expected only "
@@ -264,17 +268,13 @@ def _read_manifest(csv_path: Path) -> list[tuple[str, str, str, str | None]]:
     return rows
 
 
-def _file_digest(path: str) -> str:
-    return hashlib.blake2b(read_bytes(path), digest_size=16).hexdigest()
-
-
 def _check_duplicates(
     paths: list[str], labels: list[str], groups: list[str], splits: list[str], policy: str
 ) -> tuple[tuple[str, ...], ...]:
     """Find byte-identical files; raise (or warn) for those that would leak or conflict."""
     by_digest: dict[str, list[int]] = defaultdict(list)
     for i, p in enumerate(paths):
-        by_digest[_file_digest(p)].append(i)
+        by_digest[content_digest(p)].append(i)
     harmless, leaking = [], []
     for idx in by_digest.values():
         if len(idx) < 2:
