@@ -70,7 +70,7 @@ SAMPLE_PROFILE = CONFIG_DIR / "sample.toml"
 #: Keys that change how a run executes or is displayed but not its numbers; they
 #: are left out of the run folder's hash so that e.g. ``--jobs 2`` or ``--compare``
 #: reuse the finished pipelines of an earlier run.
-EXECUTION_KEYS = ("profile", "run", "compare", "figures", "learning_curve")
+EXECUTION_KEYS = ("profile", "run", "compare", "figures", "learning_curve", "shortcuts")
 
 
 # ----------------------------------------------------------------------------- schema
@@ -215,6 +215,7 @@ SCHEMA: dict[str, Any] = {
         "files": ListOf(Str),
         "threshold": Float(0.0, 1.0),
     },
+    "shortcuts": {"enabled": Bool},
     "feature_sets": _MapOf(FEATURE_SET_SCHEMA),
     "preprocessing": _MapOf(ListOf(_PREPROCESS_STEP)),
     "pipeline_defaults": PIPELINE_SCHEMA,

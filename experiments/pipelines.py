@@ -264,3 +264,28 @@ def learning_curve(spec: PipelineSpec, train: Dataset, test: Dataset | None, ful
             + (f" (skipped: {point['error']})" if "error" in point else ""))
         points.append(point)
     return {"pipeline": spec.name, "fractions": lc["fractions"], "seed": cfg["seed"], "points": points}
+
+
+def shortcut_diagnostic(specs: list[PipelineSpec], train: Dataset, *, cfg: dict[str, Any], cache: Any,
+                        n_jobs: int | None, log: Any = print) -> dict[str, Any]:
+    """The lung-swap shortcut diagnostic of every pipeline, on the training split only.
+
+    All pipelines share the same folds and the same composites
+    (:func:`xrayfeat.shortcut_report` with a dict of estimators).
+
+    Returns
+    -------
+    dict
+        ``pipelines``: ``{name: ShortcutReport.as_dict()}``; ``seed``, ``folds``, ``wall_s``.
+    """
+    from xrayfeat.shortcuts import shortcut_report
+
+    folds = cfg["cv"]["folds"]
+    log(f"shortcut diagnostic: {len(specs)} pipelines, lung-swapped composites of the training split ...")
+    t0 = time.perf_counter()
+    estimators = {s.name: _classifier(s, cfg, cache, n_jobs, folds) for s in specs}
+    reports = shortcut_report(train, estimators, cv=folds, random_state=cfg["seed"], memory=cache, n_jobs=n_jobs)
+    out = {"pipelines": {name: rep.as_dict() for name, rep in reports.items()},
+           "seed": cfg["seed"], "folds": folds, "wall_s": time.perf_counter() - t0}
+    log(f"shortcut diagnostic: done in {out['wall_s']:.1f} s")
+    return out

@@ -222,7 +222,7 @@ def run(cfg: dict[str, Any], *, log: Log = _print) -> dict[str, Any]:
     """
     from .compare import compare_one, read_predictions
     from .figures import make_figures
-    from .pipelines import learning_curve, run_pipeline
+    from .pipelines import learning_curve, run_pipeline, shortcut_diagnostic
     from .published import OFFICIAL_TEST_SIZE, published_rows
     from .report import console_table, csv_columns, flat_row, markdown_report, summary_line
 
@@ -263,6 +263,7 @@ def run(cfg: dict[str, Any], *, log: Log = _print) -> dict[str, Any]:
     skipped: list[str] = []
     failed: dict[str, str] = {}
     interrupted = False
+    shortcuts = None
     t_run = time.perf_counter()
     try:
         for i, spec in enumerate(specs, 1):
@@ -311,9 +312,24 @@ def run(cfg: dict[str, Any], *, log: Log = _print) -> dict[str, Any]:
                 (rd.path / "learning_curve.done").unlink(missing_ok=True)
                 write_json(lc_file, curve)
                 atomic_write(rd.path / "learning_curve.done", "")
+
+        finished = [s for s in specs if s.name in results]
+        if cfg["shortcuts"]["enabled"] and finished:
+            sc_file, sc_done = rd.path / "shortcuts.json", rd.path / "shortcuts.done"
+            if sc_file.is_file() and sc_done.is_file():
+                stored = read_json(sc_file)
+                if sorted(stored.get("pipelines", {})) == sorted(s.name for s in finished):
+                    shortcuts = stored
+                    log("shortcut diagnostic: already finished, skipped")
+            if shortcuts is None:
+                shortcuts = shortcut_diagnostic(finished, train, cfg=cfg, cache=cache, n_jobs=n_jobs, log=log)
+                sc_done.unlink(missing_ok=True)
+                write_json(sc_file, shortcuts)
+                atomic_write(sc_done, "")
     except KeyboardInterrupt:
         interrupted = True
         curve = None
+        shortcuts = None
         log(f"\ninterrupted: {len(results)} of {len(specs)} pipelines are finished and kept in {rd.path}; "
             "the feature cache is intact. Rerun the same command to continue.")
 
@@ -380,7 +396,7 @@ def run(cfg: dict[str, Any], *, log: Log = _print) -> dict[str, Any]:
         "config": cfg, "versions": vers, "seed": cfg["seed"], "data": data,
         "pipelines": ordered, "skipped": skipped, "missing": missing, "failed": failed,
         "interrupted": interrupted,
-        "learning_curve": curve, "comparisons": comparisons, "published": published,
+        "learning_curve": curve, "shortcuts": shortcuts, "comparisons": comparisons, "published": published,
         "published_comparable": comparable, "figures": figures, "notes": notes,
         "elapsed_s": time.perf_counter() - t_run,
     }
@@ -389,7 +405,7 @@ def run(cfg: dict[str, Any], *, log: Log = _print) -> dict[str, Any]:
     write_json(rd.path / "results.json", out)
     atomic_write(rd.path / "report.md", markdown_report(
         run=out, results=ordered, missing=missing, published=published, comparisons=comparisons,
-        curve=curve, figures=figures, notes=notes))
+        curve=curve, shortcuts=shortcuts, figures=figures, notes=notes))
     log("")
     log(console_table(ordered, published, comparisons, comparable))
     log("")

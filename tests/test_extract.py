@@ -77,7 +77,7 @@ def test_default_parameters():
     fx = FeatureExtractor()
     assert fx.get_params() == {
         "families": None, "family_params": None, "image_size": 224, "preprocess": None,
-        "crop_lungs": False, "memory": None, "n_jobs": None, "progress": "auto",
+        "crop_lungs": False, "mask_outside": False, "memory": None, "n_jobs": None, "progress": "auto",
         "batch_size": "auto"}
     fx.fit()
     assert fx.n_features_out_ == 6084 + 2 * 3 * (10 + 18) + 42
@@ -380,3 +380,25 @@ def test_unpickled_extractor_with_changed_params_refuses_to_use_the_fitted_cache
         restored.transform([np.full((64, 64), 0.5, np.float32)])
     # refitting adopts the new parameters and a new cache key
     assert restored.fit().transform([np.full((64, 64), 0.5, np.float32)]).shape[1] == restored.n_features_out_
+
+
+def test_mask_outside_hides_what_lies_between_the_lungs():
+    img, lungs = synthetic_cxr(160, seed=0, label_box=False)
+    marked = img.copy()
+    # a striped tube over the mediastinum: inside the crop box, outside the lungs (stripes
+    # rather than a bright bar, so that the segmenter's thresholds and box stay the same)
+    band = (slice(40, 120), slice(77, 83))
+    assert not lungs[band].any()
+    marked[band] = np.clip(img[band] + 0.06 * np.sign(np.sin(np.arange(40, 120)[:, None] / 2.0)), 0, 1)
+    params = {"crop_lungs": True, "image_size": 128, "families": ["hog"], "progress": False}
+    X_keep, info = extract_features([img, marked], **params)
+    X_fill, info_fill = extract_features([img, marked], mask_outside=True, **params)
+    assert not info.crop_fallback.any()
+    np.testing.assert_array_equal(info.crop_box[0], info.crop_box[1])  # same lungs found
+    # HOG of the crop sees the marker ...
+    assert np.abs(X_keep[0] - X_keep[1]).max() > 0.05
+    # ... and, with the outside filled from the lungs, no longer does
+    assert np.abs(X_fill[0] - X_fill[1]).max() < 1e-6
+    assert not np.allclose(X_fill[0], X_keep[0])
+    assert FeatureExtractor(mask_outside=True, crop_lungs=True).fit().config_hash_ != \
+        FeatureExtractor(crop_lungs=True).fit().config_hash_

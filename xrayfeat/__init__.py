@@ -63,6 +63,13 @@ _LAZY = {
     "bootstrap_ci": "metrics",
     "delong_test": "metrics",
     "mcnemar_test": "metrics",
+    # shortcut diagnostic
+    "shortcut_report": "shortcuts",
+    "swap_lungs": "shortcuts",
+    "ShortcutReport": "shortcuts",
+    # deployment prevalence
+    "estimate_prevalence": "prevalence",
+    "adjust_proba": "prevalence",
 }
 
 __all__ = [

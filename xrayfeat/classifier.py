@@ -30,7 +30,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._validation import Interval, Options, check_params
 from .exceptions import ConfigError
 from .models import CLASSIFIERS, make_classifier
-from .thresholds import parse_objective
+from .thresholds import best_weighted_threshold, parse_objective
 
 __all__ = ["XrayClassifier", "DEFAULT_FEATURES"]
 
@@ -120,6 +120,12 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
         Feature cache (see :class:`xrayfeat.FeatureExtractor`).
     n_jobs : int or None, default=None
         Parallel jobs for feature extraction and cross-validation.
+    prevalence : float, dict, array-like or None, default=None
+        Class mix of the deployment site, when it differs from the training
+        data's: the positive class's share (binary), or ``{class: share}``.
+        Probabilities are moved to that mix by Bayes' rule and the threshold
+        is re-chosen for it (see :meth:`set_prevalence`); None keeps the
+        training mix. Can be changed after fitting with :meth:`set_prevalence`.
 
     Notes
     -----
@@ -149,7 +155,13 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
     model_ : estimator
         Fitted classifier on features (threshold wrapper for binary problems).
     threshold_ : float or None
-        Decision threshold on the probability of ``classes_[1]`` (binary).
+        Decision threshold on the probability of ``classes_[1]`` (binary), on
+        the probabilities :meth:`predict_proba` returns (so under ``prevalence_``).
+    train_prior_ : ndarray of shape (n_classes,)
+        Class shares of the training data.
+    prevalence_ : ndarray of shape (n_classes,)
+        Class shares the probabilities refer to (``train_prior_`` unless
+        ``prevalence`` is set).
     objective_ : str
         The objective that chose the threshold ("fixed" or "argmax"/"min-cost").
     cv_results_ : dict
@@ -172,6 +184,7 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
         random_state: int = 0,
         memory: Any = None,
         n_jobs: int | None = None,
+        prevalence: Any = None,
     ):
         self.classifier = classifier
         self.classifier_params = classifier_params
@@ -183,6 +196,7 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.memory = memory
         self.n_jobs = n_jobs
+        self.prevalence = prevalence
 
     # ------------------------------------------------------------------ setup
     def _validate(self) -> None:
@@ -334,7 +348,64 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
         else:
             self.threshold_ = None
             self.objective_ = "argmax" if costs is None else "min-cost"
+        self.train_prior_ = np.array([np.mean(y == c) for c in classes])
+        self.train_threshold_ = self.threshold_
+        return self.set_prevalence(self.prevalence)
+
+    def set_prevalence(self, prevalence: Any) -> XrayClassifier:
+        """Move a fitted model to a deployment site's class mix, without refitting.
+
+        Probabilities are moved by Bayes' rule, ``p'(c|x) ∝ p(c|x) prior'(c) /
+        prior(c)`` (:func:`xrayfeat.prevalence.adjust_proba`), which is exact when
+        only the class mix changes. The threshold follows:
+
+        - objectives that do not depend on the mix (``balanced_accuracy``,
+          ``youden``, ``specificity@sensitivity>=X``) keep the same decisions,
+          so the threshold is mapped through the same correction;
+        - ``f1`` and ``sensitivity@precision>=X`` depend on it, so the threshold
+          is chosen again on the out-of-fold probabilities, each training image
+          weighted by ``prior'(class) / prior(class)``;
+        - a fixed threshold stays the same number, now on the moved probabilities.
+
+        Parameters
+        ----------
+        prevalence : float, dict, array-like or None
+            See the ``prevalence`` parameter; None restores the training mix.
+            To estimate it from unlabelled images of the site (transductive,
+            opt-in), see :func:`xrayfeat.estimate_prevalence`.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ConfigError
+            For invalid shares (see :func:`xrayfeat.prevalence.resolve_prior`).
+        """
+        from .prevalence import adjust_proba, resolve_prior
+
+        check_is_fitted(self, "model_")
+        prior = self.train_prior_ if prevalence is None else resolve_prior(prevalence, self.classes_)
+        self.prevalence = prevalence
+        self.prevalence_ = prior
+        self.threshold_ = self.train_threshold_
+        if self.threshold_ is None or prevalence is None or self.objective_ == "fixed":
+            return self
+        objective = parse_objective(self.objective_)
+        if objective.kind in ("f1", "sensitivity@precision"):
+            y = self.classes_[self._oof_labels()]
+            oof = adjust_proba(self.cv_results_["oof_proba"], self.train_prior_, prior)
+            weight = (prior / self.train_prior_)[self._oof_labels()]
+            self.threshold_ = best_weighted_threshold(y == self.classes_[1], oof[:, 1], weight, objective)
+        else:
+            t = self.train_threshold_
+            self.threshold_ = float(adjust_proba([[1 - t, t]], self.train_prior_, prior)[0, 1])
         return self
+
+    def _oof_labels(self) -> np.ndarray:
+        """Class index of every training image, as kept in ``cv_results_``."""
+        return np.asarray(self.cv_results_["y_index"])
 
     @staticmethod
     def _routed(estimator, groups) -> dict:
@@ -389,6 +460,7 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
         for k, (_, te) in enumerate(folds):
             fold_of[te] = k
         summary["oof_proba"] = np.asarray(oof, dtype=np.float64)
+        summary["y_index"] = np.searchsorted(classes, y)
         summary["fold"] = fold_of
         summary["fold_roc_auc"] = fold_auc
         summary["roc_auc_mean"] = float(np.mean(fold_auc))
@@ -411,7 +483,17 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba_from_features(self, F: np.ndarray) -> np.ndarray:
         """:meth:`predict_proba` on a feature matrix already made by ``features_``."""
         check_is_fitted(self, "model_")
-        return self.model_.predict_proba(F)
+        proba = self.model_.predict_proba(F)
+        prior = getattr(self, "prevalence_", None)
+        if prior is None or np.array_equal(prior, self.train_prior_):
+            return proba
+        from .prevalence import adjust_proba
+
+        return adjust_proba(proba, self.train_prior_, prior)
+
+    def _training_mix_proba(self, X) -> np.ndarray:
+        """Calibrated probabilities under the training class mix, whatever ``prevalence_``."""
+        return self.model_.predict_proba(self._features(X))
 
     def predict_from_features(self, F: np.ndarray) -> np.ndarray:
         """:meth:`predict` on a feature matrix already made by ``features_``."""

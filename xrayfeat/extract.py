@@ -99,6 +99,7 @@ class _Spec:
     preprocess: Any
     crop_lungs: bool
     families: tuple[FeatureFamily, ...]
+    mask_outside: bool = False
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -111,7 +112,7 @@ class _Spec:
         return names
 
     def config(self) -> dict[str, Any]:
-        return {
+        out = {
             "feature_version": FEATURE_VERSION,
             "read": {"target_size": self.image_size},
             "image_size": self.image_size,
@@ -120,6 +121,9 @@ class _Spec:
             "order": "resize>crop>preprocess>features",
             "families": [fam.config() for fam in self.families],
         }
+        if self.mask_outside and self.crop_lungs:  # absent otherwise: older cache keys stay valid
+            out["mask_outside"] = True
+        return out
 
 
 def _segmentation_defaults() -> dict[str, Any]:
@@ -253,6 +257,10 @@ def compute_image_features(image: Any, spec: _Spec) -> tuple[np.ndarray, dict[st
                               interpolation=cv2.INTER_NEAREST).astype(bool)
             if not mask.any():  # a sliver lost by nearest-neighbour resizing
                 mask = None
+        if spec.mask_outside and mask is not None:
+            from .preprocess import fill_outside
+
+            img = fill_outside(img, mask)
         info.update(crop_box=[int(v) for v in crop.box], crop_fallback=bool(crop.fallback),
                     crop_reason=str(crop.reason))
     if spec.preprocess is not None:
@@ -401,6 +409,7 @@ _CONSTRAINTS = {
     "image_size": [Interval(int, 16, 4096)],
     "preprocess": [None, _PreprocessConstraint()],
     "crop_lungs": [bool],
+    "mask_outside": [bool],
     "memory": [None, _MemoryConstraint()],
     "n_jobs": [None, Interval(int, None, -1), Interval(int, 1, None)],
     "progress": [bool, Options("auto")],
@@ -438,6 +447,12 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         mask-aware families (LBP, intensity, GLCM) to the lung mask. When the
         mask is rejected, the central crop is used without a mask; see
         :meth:`transform_with_info` to count those fallbacks.
+    mask_outside : bool, default=False
+        With ``crop_lungs``, also replace the pixels of the crop outside the lung
+        mask by a smooth continuation of the lungs
+        (:func:`xrayfeat.preprocess.fill_outside`), so that families that do not
+        take a mask (HOG) see the lungs only, not the heart, mediastinum,
+        diaphragm or ribs around them. Ignored where the mask fell back.
     memory : None, str, path-like, FeatureCache or joblib.Memory, default=None
         Feature cache (see :mod:`xrayfeat.cache`); None disables caching.
     n_jobs : int or None, default=None
@@ -505,6 +520,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         image_size: int = DEFAULT_IMAGE_SIZE,
         preprocess: Any = None,
         crop_lungs: bool = False,
+        mask_outside: bool = False,
         memory: Any = None,
         n_jobs: int | None = None,
         progress: bool | str = "auto",
@@ -515,6 +531,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         self.image_size = image_size
         self.preprocess = preprocess
         self.crop_lungs = crop_lungs
+        self.mask_outside = mask_outside
         self.memory = memory
         self.n_jobs = n_jobs
         self.progress = progress
@@ -551,7 +568,8 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
             from .preprocess import Preprocessor
 
             pre = Preprocessor.from_config(pre)
-        spec = _Spec(int(self.image_size), pre, bool(self.crop_lungs), tuple(families))
+        spec = _Spec(int(self.image_size), pre, bool(self.crop_lungs), tuple(families),
+                     mask_outside=bool(self.mask_outside))
         for fam in families:
             fam.check_shape(spec.shape)
         return spec

@@ -32,7 +32,7 @@ import numpy as np
 
 from .exceptions import ConfigError
 
-__all__ = ["Objective", "parse_objective", "OBJECTIVES"]
+__all__ = ["Objective", "parse_objective", "best_weighted_threshold", "OBJECTIVES"]
 
 OBJECTIVES = (
     "balanced_accuracy",
@@ -152,3 +152,61 @@ def parse_objective(spec: str) -> Objective:
         f"unknown threshold objective {spec!r}; expected one of {', '.join(OBJECTIVES)} "
         "(X a number in (0, 1)), or a number to fix the threshold."
     )
+
+
+def best_weighted_threshold(positive: np.ndarray, score: np.ndarray, weight: np.ndarray,
+                            objective: Objective) -> float:
+    """The threshold an objective picks when every image counts with a weight.
+
+    Used to re-choose a threshold for a deployment class mix
+    (:meth:`xrayfeat.XrayClassifier.set_prevalence`): weighting each class by
+    ``new share / training share`` makes the out-of-fold set stand in for the
+    new site. Every distinct score is a candidate (a label is positive when its
+    score is at least the threshold); ties between candidates go to the lowest.
+
+    Parameters
+    ----------
+    positive : ndarray of bool, shape (n,)
+        True for images of the positive class.
+    score : ndarray of shape (n,)
+        Probability of the positive class.
+    weight : ndarray of shape (n,)
+        Non-negative weight of each image.
+    objective : Objective
+        From :func:`parse_objective`.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> pos = np.array([False, False, True, True]); s = np.array([0.1, 0.6, 0.4, 0.9])
+    >>> best_weighted_threshold(pos, s, np.ones(4), parse_objective("f1"))
+    0.4
+    """
+    positive = np.asarray(positive, dtype=bool)
+    score = np.asarray(score, dtype=float)
+    weight = np.asarray(weight, dtype=float)
+    order = np.argsort(-score, kind="stable")
+    s, pos, w = score[order], positive[order], weight[order]
+    # candidates: each distinct score, labelling it and everything above positive
+    last = np.r_[np.flatnonzero(np.diff(s) != 0), len(s) - 1]
+    tp = np.cumsum(w * pos)[last]
+    fp = np.cumsum(w * ~pos)[last]
+    p_total, n_total = float(np.sum(w * pos)), float(np.sum(w * ~pos))
+    sens = tp / p_total if p_total else np.zeros_like(tp)
+    spec = 1 - fp / n_total if n_total else np.zeros_like(fp)
+    prec = np.divide(tp, tp + fp, out=np.zeros_like(tp), where=(tp + fp) > 0)
+    if objective.kind in ("balanced_accuracy", "youden"):
+        value = (sens + spec) / 2
+    elif objective.kind == "f1":
+        value = np.divide(2 * prec * sens, prec + sens, out=np.zeros_like(tp), where=(prec + sens) > 0)
+    elif objective.kind == "specificity@sensitivity":
+        value = np.where(sens >= objective.bound, spec, _INFEASIBLE + sens)
+    else:
+        value = np.where(prec >= objective.bound, sens, _INFEASIBLE + prec)
+    # argmax over candidates from the highest score down; the last maximum is the lowest threshold
+    best = len(value) - 1 - int(np.argmax(value[::-1]))
+    return float(s[last][best])

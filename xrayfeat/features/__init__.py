@@ -11,6 +11,7 @@ name           what                                       reference             
 ``lbp``        multi-scale rotation-invariant LBP         Ojala et al. 2002      yes
 ``intensity``  grey histogram + first-order statistics                           yes
 ``glcm``       Haralick co-occurrence texture             Haralick et al. 1973   opt-in
+``zones``      lung-zone statistics, left-right asymmetry                        opt-in
 =============  =========================================  =====================  ==========
 
 Add your own family with :func:`register_family`.
@@ -19,7 +20,7 @@ Examples
 --------
 >>> from xrayfeat.features import list_families, get_family
 >>> list_families()
-['glcm', 'hog', 'intensity', 'lbp']
+['glcm', 'hog', 'intensity', 'lbp', 'zones']
 >>> get_family("lbp")(scales=[(8, 1)]).tag
 'p8r1u'
 """
@@ -32,6 +33,7 @@ from .glcm import GLCM, GLCMParams
 from .hog import HOG, HOGParams
 from .intensity import Intensity, IntensityParams
 from .lbp import LBP, LBPParams
+from .zones import Zones, ZonesParams
 
 __all__ = [
     "FEATURE_FAMILIES",
@@ -50,6 +52,8 @@ __all__ = [
     "IntensityParams",
     "GLCM",
     "GLCMParams",
+    "Zones",
+    "ZonesParams",
 ]
 
 #: Registry: family name -> family class.
@@ -58,6 +62,7 @@ FEATURE_FAMILIES: dict[str, type[FeatureFamily]] = {
     LBP.name: LBP,
     Intensity.name: Intensity,
     GLCM.name: GLCM,
+    Zones.name: Zones,
 }
 
 #: The recommended set used by :class:`~xrayfeat.extract.FeatureExtractor` by default.

@@ -1,0 +1,104 @@
+"""The lung-swap shortcut diagnostic: composites and the report."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import xrayfeat
+from xrayfeat import ConfigError, XrayClassifier
+from xrayfeat.segment import segment_lungs
+from xrayfeat.shortcuts import swap_lungs
+
+from _synthetic import synthetic_cxr
+
+SIZE = 128
+
+
+def _film(seed: int, *, haze: bool, marker: bool) -> np.ndarray:
+    """A synthetic film whose lungs may carry a haze (the disease) and whose body may
+    carry a bright marker outside the lungs (the shortcut)."""
+    img, lungs = synthetic_cxr(SIZE, seed=seed, label_box=False)
+    if haze:
+        rows = np.arange(SIZE)[:, None] > SIZE * 0.5
+        img[lungs & rows] += 0.12
+    if marker:  # brighter flanks, like a larger body or arms down: outside the lungs
+        flank = int(SIZE * 0.12)
+        img[:, :flank] += 0.3
+        img[:, -flank:] += 0.3
+    return np.clip(img, 0, 1).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def shortcut_data():
+    """Label PNEUMONIA: marker always (a perfect shortcut), haze in 75 % (the weaker real sign)."""
+    rng = np.random.default_rng(0)
+    images, labels = [], []
+    for i in range(48):
+        positive = i % 2 == 1
+        haze = rng.random() < (0.75 if positive else 0.25)
+        images.append(_film(100 + i, haze=haze, marker=positive))
+        labels.append("PNEUMONIA" if positive else "NORMAL")
+    return images, np.array(labels)
+
+
+def test_swap_lungs_moves_the_lungs_and_keeps_the_body():
+    body, body_mask = synthetic_cxr(SIZE, seed=1, label_box=False)
+    donor = _film(2, haze=True, marker=False)
+    _, donor_mask = synthetic_cxr(SIZE, seed=2, label_box=False)
+    body = _film(1, haze=False, marker=True)
+    out = swap_lungs(body, body_mask, donor, donor_mask)
+    assert out.shape == body.shape and out.dtype == np.float32
+    lower = body_mask & (np.arange(SIZE)[:, None] > SIZE * 0.6)
+    # the donor's haze is now in the recipient's lower lungs ...
+    assert out[lower].mean() > body[lower].mean() + 0.1
+    # ... while the recipient's marker, outside the lungs, is untouched
+    marker = (slice(None), slice(SIZE - int(SIZE * 0.1), None))
+    np.testing.assert_allclose(out[marker], body[marker], atol=1e-6)
+    # and the composite is still a chest film the segmenter finds two lungs in
+    ok, _ = xrayfeat.check_lung_mask(segment_lungs(out))
+    assert ok
+
+
+def test_swap_lungs_refuses_bad_input():
+    img, mask = synthetic_cxr(64, seed=0)
+    with pytest.raises(ConfigError, match="non-empty"):
+        swap_lungs(img, np.zeros_like(mask), img, mask)
+    with pytest.raises(ConfigError, match="feather"):
+        swap_lungs(img, mask, img, mask, feather=0.5)
+    with pytest.raises(ConfigError, match="body_mask"):
+        swap_lungs(img, mask[:10], img, mask)
+
+
+def test_report_separates_a_shortcut_model_from_a_lung_model(shortcut_data):
+    images, labels = shortcut_data
+    feats = {"families": ["hog", "intensity"], "image_size": SIZE, "progress": False}
+    reports = xrayfeat.shortcut_report(
+        (images, labels),
+        {"whole": XrayClassifier(features=feats, calibration=None),
+         "crop": XrayClassifier(features={**feats, "crop_lungs": True}, calibration=None)},
+        cv=3,
+    )
+    whole, crop = reports["whole"], reports["crop"]
+    # in-distribution CV prefers the shortcut ...
+    assert whole.cv_roc_auc >= crop.cv_roc_auc
+    assert whole.cv_roc_auc > 0.95
+    # ... the swap shows the whole-image model reads the body, the crop model the lungs
+    assert whole.swap_auc_recipient > 0.9 and whole.swap_auc_donor < 0.65
+    assert crop.swap_auc_donor > whole.swap_auc_donor + 0.1
+    assert crop.swap_auc_donor > crop.swap_auc_recipient
+    assert crop.swap_balanced_accuracy > whole.swap_balanced_accuracy
+    assert whole.n_composites == crop.n_composites > 0.8 * len(images)
+    # donors come from the recipient's own held-out fold and another patient
+    d = crop.details
+    assert np.all(d["recipient"] != d["donor"])
+    assert d["proba"].shape == (crop.n_composites, 2)
+
+
+def test_report_rejects_non_xrayfeat_estimators(shortcut_data):
+    from sklearn.linear_model import LogisticRegression
+
+    with pytest.raises(ConfigError, match="XrayClassifier"):
+        xrayfeat.shortcut_report(shortcut_data, LogisticRegression())
+    with pytest.raises(ConfigError, match="empty"):
+        xrayfeat.shortcut_report(shortcut_data, {})
