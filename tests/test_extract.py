@@ -76,11 +76,11 @@ def test_names_match_columns_and_are_stable(images):
 def test_default_parameters():
     fx = FeatureExtractor()
     assert fx.get_params() == {
-        "families": None, "family_params": None, "image_size": 224, "preprocess": None,
-        "crop_lungs": False, "mask_outside": False, "memory": None, "n_jobs": None, "progress": "auto",
+        "families": None, "family_params": None, "image_size": 96, "preprocess": None,
+        "crop_lungs": True, "mask_outside": False, "memory": None, "n_jobs": None, "progress": "auto",
         "batch_size": "auto"}
     fx.fit()
-    assert fx.n_features_out_ == 6084 + 2 * 3 * (10 + 18) + 42
+    assert fx.n_features_out_ == 900 + 2 * 3 * (10 + 18) + 42  # HOG: 5 x 5 blocks of 2 x 2 cells x 9
 
 
 def test_not_fitted(images):
@@ -201,7 +201,7 @@ def test_cache_hits_misses_and_invalidation(images, tmp_path, monkeypatch):
     np.testing.assert_array_equal(X3[:8], X1)
     # Any parameter change misses.
     for over in ({"image_size": 72}, {"family_params": {"lbp": {"grid": (2, 2)}}},
-                 {"families": ["intensity"]}, {"preprocess": ["clahe"]}, {"crop_lungs": True}):
+                 {"families": ["intensity"]}, {"preprocess": ["clahe"]}, {"crop_lungs": False}):
         assert run(images[:3], **over)[2] == 3, over
     monkeypatch.setattr(extract_mod, "FEATURE_VERSION", xrayfeat.FEATURE_VERSION + 1)
     assert run(images[:3])[2] == 3
@@ -296,7 +296,7 @@ def test_crop_lungs_and_preprocess_integration(tmp_path):
     frame = info.to_frame()
     assert list(frame["crop_fallback"]) == [False, False, False, True]
     X_nocrop, info_nocrop = extract_features(images, image_size=96, families=["lbp", "intensity"],
-                                             progress=False)
+                                             crop_lungs=False, progress=False)
     assert (info_nocrop.crop_box == -1).all() and info_nocrop.crop_reason == [""] * 4
     assert not np.allclose(X[0], X_nocrop[0])
     # The cache returns the crop information without recomputing.

@@ -41,7 +41,7 @@ def cxr() -> tuple[np.ndarray, np.ndarray]:
 
 # ------------------------------------------------------------------------------ registry
 def test_registry_lists_and_gets():
-    assert list_families() == ["glcm", "hog", "intensity", "lbp"]
+    assert list_families() == ["glcm", "hog", "intensity", "lbp", "zones"]
     assert get_family("hog") is HOG
     assert isinstance(make_family("lbp", {"grid": [1, 1]}), LBP)
 
@@ -391,3 +391,26 @@ def test_glcm_fast_equals_skimage(cxr):
                      levels=32, symmetric=True, normed=True)
     expected = np.stack([graycoprops(P, p) for p in fam.params.properties], axis=-1).ravel()
     np.testing.assert_allclose(fam.compute(image), expected, rtol=1e-9, atol=1e-12)
+
+
+# ------------------------------------------------------------------------------ zones
+def test_zones_see_a_one_sided_lower_zone_opacity():
+    from xrayfeat.features import Zones
+    from _synthetic import synthetic_cxr
+
+    img, lungs = synthetic_cxr(128, seed=3)
+    fam = Zones()
+    names = fam.feature_names(img.shape)
+    assert len(names) == fam.n_features(img.shape) == 3 * 4 * 6 and len(set(names)) == len(names)
+    base = dict(zip(names, fam.compute(img, lungs)))
+    sick = img.copy()
+    right = lungs & (np.arange(128)[None, :] >= 64) & (np.arange(128)[:, None] > 75)
+    sick[right] = np.minimum(1.0, sick[right] + 0.3)  # consolidation, lower zone of the image-right lung
+    f = dict(zip(names, fam.compute(sick, lungs)))
+    assert f["zone_z3_2_absdiff_mean"] > base["zone_z3_2_absdiff_mean"] + 0.15
+    assert f["zone_z3_2_diff_mean"] < -0.15          # image-left minus image-right
+    assert abs(f["zone_z3_0_absdiff_mean"] - base["zone_z3_0_absdiff_mean"]) < 0.02  # upper zones unchanged
+    # symmetric lungs: small asymmetry everywhere
+    assert max(base[f"zone_z3_{z}_absdiff_mean"] for z in range(3)) < 0.05
+    # no mask: the image halves
+    assert np.isfinite(fam.compute(img)).all()

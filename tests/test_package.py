@@ -36,7 +36,7 @@ def test_runner_on_embedded_sample_prints_metrics(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    assert sum("done in" in line for line in lines) == 4  # one summary line per pipeline
+    assert sum(line.startswith("[") and "done in" in line for line in lines) == 4  # one per pipeline
     header = next(line for line in lines if line.startswith("| pipeline"))
     cells = [c.strip() for c in header.strip("|").split("|")]
     row = next(line for line in lines if line.startswith("| hog-svm "))

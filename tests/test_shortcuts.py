@@ -72,7 +72,7 @@ def test_swap_lungs_refuses_bad_input():
 
 def test_report_separates_a_shortcut_model_from_a_lung_model(shortcut_data):
     images, labels = shortcut_data
-    feats = {"families": ["hog", "intensity"], "image_size": SIZE, "progress": False}
+    feats = {"families": ["hog", "intensity"], "image_size": SIZE, "progress": False, "crop_lungs": False}
     reports = xrayfeat.shortcut_report(
         (images, labels),
         {"whole": XrayClassifier(features=feats, calibration=None),
