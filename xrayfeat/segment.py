@@ -188,9 +188,19 @@ def _segment_field(img: np.ndarray, work_size: int, invert: str | bool, closing:
         invert = _looks_inverted(small)
     if invert:
         small = 1.0 - small
+    lungs = {side: _refine(core, small, closing)
+             for side, core in _scan_thresholds(small, n_thresholds).items()}
+    lungs = _recover_missing_lung(lungs, small)
     mask = np.zeros(small.shape, bool)
-    for lung in _scan_thresholds(small, n_thresholds):
-        mask |= _refine(lung, small, closing)
+    for lung in lungs.values():
+        mask |= lung
+    if len(lungs) == 2:
+        # Two lungs refined apart can touch over the trachea or behind the heart;
+        # a one-pixel gap keeps them two components, as check_lung_mask expects.
+        cv2 = _cv2()
+        near = [cv2.dilate(v.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
+                for v in lungs.values()]
+        mask &= ~(near[0] & near[1])
     return _upsample(mask, img.shape)
 
 
@@ -352,7 +362,7 @@ def _outside_air(img: np.ndarray, level: float) -> np.ndarray | None:
     return lut[labels]
 
 
-def _scan_thresholds(small: np.ndarray, n_thresholds: int) -> list[np.ndarray]:
+def _scan_thresholds(small: np.ndarray, n_thresholds: int) -> dict[int, np.ndarray]:
     """Best lung core on each side of the midline, each at its own threshold.
 
     Choosing the threshold per side matters for pneumonia: a consolidated lung can be
@@ -389,8 +399,8 @@ def _scan_thresholds(small: np.ndarray, n_thresholds: int) -> list[np.ndarray]:
                 chosen[side] = (area, t, core_c, painted, radius)
         if len(chosen) == 2 and min(v[0] for v in chosen.values()) >= _SMALL_LUNG * m * m:
             break
-    out = []
-    for _, t, core_c, painted, radius in chosen.values():
+    out = {}
+    for side, (_, t, core_c, painted, radius) in chosen.items():
         img = small
         if painted is not None:
             up = cv2.resize(painted, (n, n), interpolation=cv2.INTER_NEAREST)
@@ -401,7 +411,7 @@ def _scan_thresholds(small: np.ndarray, n_thresholds: int) -> list[np.ndarray]:
         if not core.any():
             core = hint > 0
         grown = cv2.dilate(core.view(np.uint8), kernel).astype(bool) & (img < t)
-        out.append(grown | core)
+        out[side] = grown | core
     return out
 
 
@@ -467,6 +477,86 @@ def _best_per_side(coarse: np.ndarray, thresholds: np.ndarray, kernel: np.ndarra
                     visit(j)
                     moved = moved or best[side][3] != k
     return {side: v[:3] for side, v in best.items()}
+
+
+# A lung smaller than this fraction of the other one is treated as (partly) missing
+# and recovered from the other one's mirror image.
+_MIRROR_BELOW = 0.5
+
+
+def _recover_missing_lung(lungs: dict[int, np.ndarray], small: np.ndarray
+                          ) -> dict[int, np.ndarray]:
+    """Recover a lung the threshold scan could not see from its partner's mirror image.
+
+    A consolidated or white-out lung is as bright as the soft tissue around it, so
+    no threshold separates it; the scan then finds nothing, or only the aerated
+    remnant, on that side. The two lung fields are nearly mirror images across the
+    spine, so the found lung, reflected across the spine (:func:`_spine_column`),
+    is a good prior for the missing one. The prior is refined against the image:
+    it is joined with whatever the scan found on that side, and loses the outside
+    air and anything touching the found lung. Only a convincing lung is mirrored
+    (tall, with its apex in the upper half, of lung size), so a stray blob cannot
+    turn into two plausible "lungs".
+
+    ``lungs`` maps side (0 image left, 1 image right) to its mask at the working
+    size; the returned dict has the recovered side added or replaced.
+    """
+    if not lungs:
+        return lungs
+    cv2 = _cv2()
+    n = small.shape[0]
+    areas = {side: int(np.count_nonzero(m)) for side, m in lungs.items()}
+    strong = max(areas, key=areas.__getitem__)
+    weak = 1 - strong
+    if areas.get(weak, 0) >= _MIRROR_BELOW * areas[strong]:
+        return lungs
+    src = lungs[strong]
+    x, y, w, h = cv2.boundingRect(src.view(np.uint8))
+    if h < 0.35 * n or y > 0.4 * n or areas[strong] < _SMALL_LUNG * n * n:
+        return lungs
+    medial = x + w if strong == 0 else x
+    axis = _spine_column(small, y, y + h, medial, strong)
+    if axis is None:
+        return lungs
+    # Reflect columns: j -> 2 * axis - j; what falls outside the image is dropped.
+    cols = 2 * axis - np.arange(n)
+    valid = (cols >= 0) & (cols < n)
+    mirrored = np.zeros_like(src)
+    mirrored[:, valid] = src[:, cols[valid]]
+    if weak in lungs:
+        mirrored |= lungs[weak]
+    air = _outside_air(small, float(np.quantile(small, 0.02)) + 0.05)
+    if air is not None:
+        mirrored &= cv2.dilate(air, np.ones((3, 3), np.uint8)) == 0
+    mirrored &= cv2.dilate(src.view(np.uint8), np.ones((5, 5), np.uint8)) == 0
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mirrored.view(np.uint8), 4)
+    if count < 2:
+        return lungs
+    keep = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    out = dict(lungs)
+    out[weak] = _fill_holes(labels == keep)
+    return out
+
+
+def _spine_column(small: np.ndarray, r0: int, r1: int, medial: int, side: int) -> int | None:
+    """Column of the spine: the brightest column of the mediastinum beside a lung.
+
+    Searched in the upper half of the lung's rows, where the mediastinum is narrow
+    and the heart does not widen it, between the lung's medial edge and a quarter
+    of the image beyond it, and within the central 30-70 % of the columns; the
+    column means are smoothed over 5 columns so one rib end cannot win.
+    """
+    n = small.shape[0]
+    r1 = max(r0 + 2, (r0 + r1) // 2)
+    if side == 0:
+        c0, c1 = max(medial + 2, int(0.3 * n)), min(medial + n // 4, int(0.7 * n))
+    else:
+        c0, c1 = max(medial - n // 4, int(0.3 * n)), min(medial - 2, int(0.7 * n))
+    if c1 - c0 < 3:
+        return None
+    profile = small[r0:r1, c0:c1].mean(axis=0)
+    profile = np.convolve(profile, np.ones(5, np.float32) / 5, mode="same")
+    return c0 + int(np.argmax(profile))
 
 
 def _outline_fraction(core: np.ndarray, region: np.ndarray) -> float:
