@@ -516,6 +516,12 @@ def _best_per_side(coarse: np.ndarray, thresholds: np.ndarray, kernel: np.ndarra
 # A lung smaller than this fraction of the other one is treated as (partly) missing
 # and recovered from the other one's mirror image.
 _MIRROR_BELOW = 0.5
+# ... or starts more than this fraction of the side lower, or is shorter than this
+# fraction of the other's height.
+_MIRROR_TOP = 0.12
+_MIRROR_HEIGHT = 0.7
+# How far (fraction of the side) the scan's own pixels may extend the mirrored lung.
+_MIRROR_REACH = 0.05
 
 
 def _recover_missing_lung(lungs: dict[int, np.ndarray], small: np.ndarray
@@ -540,12 +546,23 @@ def _recover_missing_lung(lungs: dict[int, np.ndarray], small: np.ndarray
     cv2 = _cv2()
     n = small.shape[0]
     areas = {side: int(np.count_nonzero(m)) for side, m in lungs.items()}
+    boxes = {side: cv2.boundingRect(m.view(np.uint8)) for side, m in lungs.items()}
     strong = max(areas, key=areas.__getitem__)
+    if len(lungs) == 2 and boxes[1 - strong][3] * _MIRROR_HEIGHT > boxes[strong][3]:
+        # The larger lung is much shorter than the other: a wide lower lobe without
+        # its upper part. The taller one is the better model.
+        strong = 1 - strong
     weak = 1 - strong
-    if areas.get(weak, 0) >= _MIRROR_BELOW * areas[strong]:
-        return lungs
     src = lungs[strong]
-    x, y, w, h = cv2.boundingRect(src.view(np.uint8))
+    x, y, w, h = boxes[strong]
+    if weak in lungs:
+        _, wy, _, wh = boxes[weak]
+        # Both lung fields span about the same rows; a weak lung that is much
+        # smaller, or starts much lower or is much shorter (only the aerated lower
+        # lobe was found), is incomplete.
+        if (areas[weak] >= _MIRROR_BELOW * areas[strong] and wy <= y + _MIRROR_TOP * n
+                and wh >= _MIRROR_HEIGHT * h):
+            return lungs
     if h < 0.35 * n or y > MASK_BOUNDS["top_row"] * n or areas[strong] < _SMALL_LUNG * n * n:
         return lungs
     medial = x + w if strong == 0 else x
@@ -558,11 +575,17 @@ def _recover_missing_lung(lungs: dict[int, np.ndarray], small: np.ndarray
     mirrored = np.zeros_like(src)
     mirrored[:, valid] = src[:, cols[valid]]
     if weak in lungs:
-        mirrored |= lungs[weak]
+        # What the scan found on that side is image evidence, but may also be bowel
+        # gas or a stray dark patch: keep only what lies near the prior.
+        reach = _erosion_kernel(n, _MIRROR_REACH)
+        mirrored |= lungs[weak] & (cv2.dilate(mirrored.view(np.uint8), reach) > 0)
     air = _outside_air(small, float(np.quantile(small, 0.02)) + 0.05)
     if air is not None:
         mirrored &= cv2.dilate(air, np.ones((3, 3), np.uint8)) == 0
     mirrored &= cv2.dilate(src.view(np.uint8), np.ones((5, 5), np.uint8)) == 0
+    # A lung never reaches the image edge (the chest wall and soft tissue are in
+    # between); a reflection that does is off because the patient is rotated.
+    mirrored[:, :2] = mirrored[:, -2:] = mirrored[-2:] = False
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mirrored.view(np.uint8), 4)
     if count < 2:
         return lungs
