@@ -81,6 +81,9 @@ SEGMENT_VERSION = 2
 #:   fraction of the image (smaller means one lung is missing).
 #: - ``balance``: the smaller lung must have at least this fraction of the larger
 #:   one's area.
+#: - ``row_overlap``: the two lungs span mostly the same rows: the overlap of their
+#:   row ranges is at least this fraction of the taller one's height. An upper
+#:   lobe on one side with a lower lobe on the other is not a pair of lungs.
 #: - ``centre_row`` / ``centre_col``: range of the mask's bounding-box centre.
 #: - ``min_height`` / ``min_width``: smallest bounding box of the whole mask.
 #: - ``top_row``: largest first row of the mask. The apices sit in the upper third
@@ -91,6 +94,7 @@ MASK_BOUNDS: Mapping[str, Any] = MappingProxyType({
     "area": (0.05, 0.75),
     "lung_area": 0.015,
     "balance": 0.2,
+    "row_overlap": 0.6,
     "centre_row": (0.2, 0.8),
     "centre_col": (0.3, 0.7),
     "min_height": 0.2,
@@ -695,7 +699,8 @@ def check_lung_mask(mask: Any) -> tuple[bool, str]:
 
     The bounds are in :data:`MASK_BOUNDS` (fractions of the image side or area):
     total area in ``area``; at least two components of ``lung_area`` or more, the
-    smaller at least ``balance`` times the larger; bounding-box centre within
+    smaller at least ``balance`` times the larger, the two spanning mostly the
+    same rows (``row_overlap``); bounding-box centre within
     ``centre_row`` / ``centre_col``; bounding box at least ``min_height`` x
     ``min_width``; top row (the higher lung's apex) at most ``top_row``.
 
@@ -791,8 +796,13 @@ def _plausibility(mask: Any) -> tuple[float, str]:
     cv2 = _cv2()
     u8 = m.view(np.uint8)
     _, _, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(u8, 8, cv2.CV_32S, cv2.CCL_GRANA)
-    areas = sorted(stats[1:, cv2.CC_STAT_AREA].tolist(), reverse=True)
+    order = 1 + np.argsort(stats[1:, cv2.CC_STAT_AREA])[::-1]
+    areas = stats[order, cv2.CC_STAT_AREA].tolist()
     second = areas[1] / m.size if len(areas) > 1 else 0.0
+    overlap = 0.0
+    if len(areas) > 1:
+        (y1, h1), (y2, h2) = (stats[k, [cv2.CC_STAT_TOP, cv2.CC_STAT_HEIGHT]] for k in order[:2])
+        overlap = max(0, min(y1 + h1, y2 + h2) - max(y1, y2)) / max(h1, h2)
     c0, r0, w, h = cv2.boundingRect(u8)
     frac = total / m.size
     height, width = h / rows, w / cols
@@ -811,6 +821,8 @@ def _plausibility(mask: Any) -> tuple[float, str]:
          f"< {b['lung_area']}"),
         ((second * m.size / areas[0] - b["balance"]) / b["balance"],
          f"lungs unbalanced: area ratio {second * m.size / areas[0]:.2f} < {b['balance']}"),
+        ((overlap - b["row_overlap"]) / b["row_overlap"],
+         f"lungs misaligned: row overlap {overlap:.2f} < {b['row_overlap']}"),
         (within(crow, b["centre_row"]), f"mask centre row {crow:.2f} outside {b['centre_row']}"),
         (within(ccol, b["centre_col"]),
          f"mask centre column {ccol:.2f} outside {b['centre_col']}"),
