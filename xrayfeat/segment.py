@@ -198,17 +198,29 @@ def _segment_field(img: np.ndarray, work_size: int, invert: str | bool, closing:
         invert = _looks_inverted(small)
     if invert:
         small = 1.0 - small
-    mask = _lungs_at_working_size(small, closing, n_thresholds)
-    score = _plausibility(mask)[0]
-    if score < _RETRY_BELOW:
-        # The upper lungs sit under the clavicles, shoulder soft tissue and arms
-        # and are much brighter than the lower lobes; when no single threshold
-        # covers both, the mask loses the upper lungs (or a lung). Local contrast
-        # equalisation evens that out; the retry is kept only if it scores better.
-        second = _lungs_at_working_size(_equalised(small), closing, n_thresholds)
-        if _plausibility(second)[0] > score:
-            mask = second
-    return _upsample(mask, img.shape)
+    def attempts():
+        # Cheapest first. The upper lungs sit under the clavicles, shoulder soft
+        # tissue and arms and are much brighter than the lower lobes; when no single
+        # threshold covers both, the mask loses the upper lungs (or a lung), and
+        # local contrast equalisation evens that out. Each scan's lungs are also
+        # completed from each other's reflection (_symmetrised).
+        for work in (small, None):
+            work = _equalised(small) if work is None else work
+            lungs = _lungs_at_working_size(work, closing, n_thresholds)
+            yield lungs
+            yield _symmetrised(lungs, work)
+
+    best, best_score = np.zeros(small.shape, bool), -np.inf
+    for lungs in attempts():
+        if lungs is None:
+            continue
+        mask = _combine(lungs, small.shape)
+        score = _plausibility(mask)[0]
+        if score > best_score:
+            best, best_score = mask, score
+        if best_score >= _RETRY_BELOW:
+            break  # passes comfortably: no need to try harder
+    return _upsample(best, img.shape)
 
 
 # A working-size mask scoring below this (lung_mask_score) is segmented again on
@@ -224,20 +236,25 @@ def _equalised(small: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(eq.astype(np.float32) / 255, (0, 0), 1.0)
 
 
-def _lungs_at_working_size(small: np.ndarray, closing: float, n_thresholds: int) -> np.ndarray:
-    """Both lungs at the working size: scan, refine, recover a missing lung."""
+def _lungs_at_working_size(small: np.ndarray, closing: float, n_thresholds: int
+                           ) -> dict[int, np.ndarray]:
+    """Both lungs at the working size, by side: scan, refine, recover a missing lung."""
     lungs = {side: _refine(core, small, closing)
              for side, core in _scan_thresholds(small, n_thresholds).items()}
-    lungs = _recover_missing_lung(lungs, small)
-    mask = np.zeros(small.shape, bool)
-    for lung in lungs.values():
-        mask |= lung
-    if len(lungs) == 2:
+    return _recover_missing_lung(lungs, small)
+
+
+def _combine(lungs: dict[int, np.ndarray], shape: tuple[int, int]) -> np.ndarray:
+    """One mask of both lungs, kept apart by a one-pixel gap."""
+    masks = list(lungs.values())
+    mask = np.zeros(shape, bool)
+    for m in masks:
+        mask |= m
+    if len(masks) == 2:
         # Two lungs refined apart can touch over the trachea or behind the heart;
-        # a one-pixel gap keeps them two components, as check_lung_mask expects.
+        # the gap keeps them two components, as check_lung_mask expects.
         cv2 = _cv2()
-        near = [cv2.dilate(v.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
-                for v in lungs.values()]
+        near = [cv2.dilate(v.view(np.uint8), np.ones((3, 3), np.uint8)) > 0 for v in masks]
         mask &= ~(near[0] & near[1])
     return mask
 
@@ -573,30 +590,92 @@ def _recover_missing_lung(lungs: dict[int, np.ndarray], small: np.ndarray
     axis = _spine_column(small, y, y + h, medial, strong)
     if axis is None:
         return lungs
-    # Reflect columns: j -> 2 * axis - j; what falls outside the image is dropped.
-    cols = 2 * axis - np.arange(n)
-    valid = (cols >= 0) & (cols < n)
-    mirrored = np.zeros_like(src)
-    mirrored[:, valid] = src[:, cols[valid]]
+    mirrored = _reflect(src, axis)
     if weak in lungs:
         # What the scan found on that side is image evidence, but may also be bowel
         # gas or a stray dark patch: keep only what lies near the prior.
         reach = _erosion_kernel(n, _MIRROR_REACH)
         mirrored |= lungs[weak] & (cv2.dilate(mirrored.view(np.uint8), reach) > 0)
+    mirrored &= _inside_chest(small)
+    mirrored &= cv2.dilate(src.view(np.uint8), np.ones((5, 5), np.uint8)) == 0
+    if not mirrored.any():
+        return lungs
+    out = dict(lungs)
+    out[weak] = _fill_holes(_largest_component(mirrored))
+    return out
+
+
+def _symmetrised(lungs: dict[int, np.ndarray], small: np.ndarray
+                 ) -> dict[int, np.ndarray] | None:
+    """Complete each of two partial lungs with the reflection of the other.
+
+    When each side's scan caught a different part of its lung (typically the
+    aerated lower lobe on one side and the upper lobe on the other, with
+    consolidation elsewhere), neither lung is a good model for
+    :func:`_recover_missing_lung`. A lung field is close to convex, so each side
+    becomes the convex hull of its own lung and the other's reflection across the
+    spine, less the outside air, the image edge and the other half of the chest.
+    Returns None when there are not two lungs to combine.
+    """
+    if len(lungs) != 2:
+        return None
+    cv2 = _cv2()
+    n = small.shape[0]
+    (x0, y0, w0, h0), (x1, y1, w1, h1) = (cv2.boundingRect(lungs[s].view(np.uint8)) for s in (0, 1))
+    top, bottom = min(y0, y1), max(y0 + h0, y1 + h1)
+    axis = _spine_column(small, top, bottom, x0 + w0, 0)
+    if axis is None or not x0 + w0 <= axis <= x1:
+        axis = (x0 + w0 + x1) // 2
+    keep = _inside_chest(small)
+    out = {}
+    for side in (0, 1):
+        both = lungs[side] | _reflect(lungs[1 - side], axis)
+        contours, _ = cv2.findContours(both.view(np.uint8), cv2.RETR_EXTERNAL,
+                                       cv2.CHAIN_APPROX_SIMPLE)
+        hull = np.zeros((n, n), np.uint8)
+        cv2.fillPoly(hull, [cv2.convexHull(np.vstack(contours))], 1)
+        lung = (hull > 0) & keep
+        # Each lung stays on its own side of the spine, a pixel clear of it.
+        if side == 0:
+            lung[:, axis - 1:] = False
+        else:
+            lung[:, :axis + 2] = False
+        out[side] = _largest_component(lung)
+    return out
+
+
+def _largest_component(mask: np.ndarray) -> np.ndarray:
+    """The largest 4-connected component of ``mask`` (``mask`` itself if empty)."""
+    cv2 = _cv2()
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), 4)
+    if count < 3:
+        return mask
+    return labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+
+
+def _reflect(mask: np.ndarray, axis: int) -> np.ndarray:
+    """Mirror image of ``mask`` across column ``axis`` (j -> 2 * axis - j)."""
+    n = mask.shape[1]
+    cols = 2 * axis - np.arange(n)
+    valid = (cols >= 0) & (cols < n)
+    out = np.zeros_like(mask)
+    out[:, valid] = mask[:, cols[valid]]
+    return out
+
+
+def _inside_chest(small: np.ndarray) -> np.ndarray:
+    """Where a reflected lung may lie: off the outside air and off the image edge.
+
+    A lung never reaches the image edge (the chest wall and soft tissue are in
+    between); a reflection that does is off because the patient is rotated.
+    """
+    cv2 = _cv2()
+    keep = np.ones(small.shape, bool)
     air = _outside_air(small, float(np.quantile(small, 0.02)) + 0.05)
     if air is not None:
-        mirrored &= cv2.dilate(air, np.ones((3, 3), np.uint8)) == 0
-    mirrored &= cv2.dilate(src.view(np.uint8), np.ones((5, 5), np.uint8)) == 0
-    # A lung never reaches the image edge (the chest wall and soft tissue are in
-    # between); a reflection that does is off because the patient is rotated.
-    mirrored[:, :2] = mirrored[:, -2:] = mirrored[-2:] = False
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mirrored.view(np.uint8), 4)
-    if count < 2:
-        return lungs
-    keep = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    out = dict(lungs)
-    out[weak] = _fill_holes(labels == keep)
-    return out
+        keep &= cv2.dilate(air, np.ones((3, 3), np.uint8)) == 0
+    keep[:, :2] = keep[:, -2:] = keep[-2:] = False
+    return keep
 
 
 def _spine_column(small: np.ndarray, r0: int, r1: int, medial: int, side: int) -> int | None:
