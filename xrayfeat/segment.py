@@ -71,7 +71,7 @@ __all__ = [
 #: Bumped whenever a change alters any mask :func:`segment_lungs` returns or any
 #: decision of :func:`check_lung_mask`; include it in cache keys of anything
 #: computed from masks or crops.
-SEGMENT_VERSION = 2
+SEGMENT_VERSION = 3
 
 #: Plausibility bounds used by :func:`check_lung_mask` (fractions of the image).
 #:
