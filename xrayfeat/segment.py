@@ -671,7 +671,8 @@ def _inside_chest(small: np.ndarray) -> np.ndarray:
     """
     cv2 = _cv2()
     keep = np.ones(small.shape, bool)
-    air = _outside_air(small, float(np.quantile(small, 0.02)) + 0.05)
+    # The working copy is 1-99 percentile normalised: outside air sits near 0.
+    air = _outside_air(small, 0.07)
     if air is not None:
         keep &= cv2.dilate(air, np.ones((3, 3), np.uint8)) == 0
     keep[:, :2] = keep[:, -2:] = keep[-2:] = False
@@ -892,27 +893,31 @@ def _plausibility(mask: Any) -> tuple[float, str]:
         lo, hi = lo_hi
         return min(v - lo, hi - v) / (hi - lo)
 
-    # (margin, reason if it fails), in the documented order.
+    # (margin, reason if it fails), in the documented order; the reasons are
+    # formatted only for the bound that failed (this runs on every candidate mask).
+    ratio = second * m.size / areas[0]
     checks = [
-        (within(frac, b["area"]), f"mask area {frac:.3f} of the image outside {b['area']}"),
+        (within(frac, b["area"]), lambda: f"mask area {frac:.3f} of the image outside {b['area']}"),
         ((second - b["lung_area"]) / b["lung_area"],
-         f"one lung only: second-largest component {second:.3f} of the image "
-         f"< {b['lung_area']}"),
-        ((second * m.size / areas[0] - b["balance"]) / b["balance"],
-         f"lungs unbalanced: area ratio {second * m.size / areas[0]:.2f} < {b['balance']}"),
+         lambda: f"one lung only: second-largest component {second:.3f} of the image "
+                 f"< {b['lung_area']}"),
+        ((ratio - b["balance"]) / b["balance"],
+         lambda: f"lungs unbalanced: area ratio {ratio:.2f} < {b['balance']}"),
         ((overlap - b["row_overlap"]) / b["row_overlap"],
-         f"lungs misaligned: row overlap {overlap:.2f} < {b['row_overlap']}"),
-        (within(crow, b["centre_row"]), f"mask centre row {crow:.2f} outside {b['centre_row']}"),
+         lambda: f"lungs misaligned: row overlap {overlap:.2f} < {b['row_overlap']}"),
+        (within(crow, b["centre_row"]),
+         lambda: f"mask centre row {crow:.2f} outside {b['centre_row']}"),
         (within(ccol, b["centre_col"]),
-         f"mask centre column {ccol:.2f} outside {b['centre_col']}"),
+         lambda: f"mask centre column {ccol:.2f} outside {b['centre_col']}"),
         (min((height - b["min_height"]) / b["min_height"], (width - b["min_width"]) / b["min_width"]),
-         f"mask bounding box {height:.2f} x {width:.2f} of the image smaller "
-         f"than {b['min_height']} x {b['min_width']}"),
+         lambda: f"mask bounding box {height:.2f} x {width:.2f} of the image smaller "
+                 f"than {b['min_height']} x {b['min_width']}"),
         ((b["top_row"] - top) / b["top_row"],
-         f"lungs cut off at the top: mask starts at row {top:.2f} of the image > {b['top_row']}"),
+         lambda: f"lungs cut off at the top: mask starts at row {top:.2f} of the image "
+                 f"> {b['top_row']}"),
     ]
     score = min(margin for margin, _ in checks)
-    failed = next((why for margin, why in checks if margin < 0), "ok")
+    failed = next((why() for margin, why in checks if margin < 0), "ok")
     return float(score), failed
 
 
