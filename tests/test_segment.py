@@ -317,8 +317,21 @@ def test_lower_lobes_only_are_not_plausible():
     cut = truth.copy()
     cut[: rows[0] + int(0.55 * (rows[-1] - rows[0]))] = False  # upper lungs lost
     ok, why = check_lung_mask(cut)
-    assert not ok and why.startswith("lungs cut off at the top"), why
+    assert not ok and why.startswith("mask bounding box"), why
     assert crop_to_lungs(np.zeros((256, 256), np.float32), cut).fallback
+    # Full-height lungs that start in the lower two-thirds of the film: the mask
+    # missed the apices (and took something below the lungs instead).
+    low = np.roll(truth, int(0.2 * 256), axis=0)
+    ok, why = check_lung_mask(low)
+    assert not ok and why.startswith("lungs cut off at the top"), why
+
+
+def test_mask_reaching_the_image_side_is_not_plausible():
+    _, truth = synthetic_cxr(256, seed=0)
+    m = truth.copy()
+    m[100:140, :60] = True  # the left lung leaks through the axilla to the film edge
+    ok, why = check_lung_mask(m)
+    assert not ok and why.startswith("mask reaches the image side"), why
 
 
 def test_upper_lobe_on_one_side_lower_on_the_other_is_not_plausible():
