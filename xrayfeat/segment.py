@@ -211,9 +211,10 @@ def _segment_field(img: np.ndarray, work_size: int, invert: str | bool, closing:
         # threshold covers both, the mask loses the upper lungs (or a lung), and
         # local contrast equalisation evens that out. Each scan's lungs are also
         # completed from each other's reflection (_symmetrised).
-        for work in (small, None):
+        for work, strategies in ((small, _STRATEGIES[:1]), (small, _STRATEGIES[1:]),
+                                 (None, _STRATEGIES)):
             work = _equalised(small) if work is None else work
-            lungs = _lungs_at_working_size(work, closing, n_thresholds)
+            lungs = _lungs_at_working_size(work, closing, n_thresholds, strategies)
             yield lungs
             yield _symmetrised(lungs, work)
 
@@ -243,11 +244,11 @@ def _equalised(small: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(eq.astype(np.float32) / 255, (0, 0), 1.0)
 
 
-def _lungs_at_working_size(small: np.ndarray, closing: float, n_thresholds: int
-                           ) -> dict[int, np.ndarray]:
+def _lungs_at_working_size(small: np.ndarray, closing: float, n_thresholds: int,
+                           strategies: tuple[tuple[bool, float], ...]) -> dict[int, np.ndarray]:
     """Both lungs at the working size, by side: scan, refine, recover a missing lung."""
     lungs = {side: _refine(core, small, closing)
-             for side, core in _scan_thresholds(small, n_thresholds).items()}
+             for side, core in _scan_thresholds(small, n_thresholds, strategies).items()}
     return _recover_missing_lung(lungs, small)
 
 
@@ -424,7 +425,9 @@ def _outside_air(img: np.ndarray, level: float) -> np.ndarray | None:
     return lut[labels]
 
 
-def _scan_thresholds(small: np.ndarray, n_thresholds: int) -> dict[int, np.ndarray]:
+def _scan_thresholds(small: np.ndarray, n_thresholds: int,
+                     strategies: tuple[tuple[bool, float], ...] = _STRATEGIES,
+                     ) -> dict[int, np.ndarray]:
     """Best lung core on each side of the midline, each at its own threshold.
 
     Choosing the threshold per side matters for pneumonia: a consolidated lung can be
@@ -443,7 +446,7 @@ def _scan_thresholds(small: np.ndarray, n_thresholds: int) -> dict[int, np.ndarr
     outside = _outside_air(coarse, float(thresholds[0]))
     chosen: dict[int, tuple[float, float, np.ndarray, np.ndarray | None, float]] = {}
     tried: set[tuple[bool, float]] = set()
-    for paint, radius in _STRATEGIES:
+    for paint, radius in strategies:
         paint = paint and outside is not None
         if (paint, radius) in tried:
             continue  # nothing to paint: the same scan again
