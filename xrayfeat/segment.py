@@ -878,7 +878,7 @@ def lung_mask_score(mask: Any) -> float:
     >>> m = np.zeros((100, 100), bool)
     >>> m[20:75, 15:40] = m[20:75, 60:85] = True
     >>> round(lung_mask_score(m), 3)
-    0.321
+    0.222
     >>> lung_mask_score(np.zeros((64, 64), bool))
     -1.0
     """
