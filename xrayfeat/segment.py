@@ -521,10 +521,12 @@ def _best_per_side(coarse: np.ndarray, thresholds: np.ndarray, kernel: np.ndarra
     # labelling is most of the cost.
     done: set[int] = set()
 
-    def visit(k: int) -> None:
+    def visit(k: int) -> int:
         done.add(k)
         t = float(thresholds[k])
         labels, cands = _candidates(shrunk, t)
+        if not cands:
+            return 0
         for side in (0, 1):
             sized = [(a, lab) for s_, a, lab in cands if s_ == side]
             if not sized:
@@ -540,10 +542,15 @@ def _best_per_side(coarse: np.ndarray, thresholds: np.ndarray, kernel: np.ndarra
                         and _outline_fraction(core, near_outside) > _MAX_OUTSIDE_OUTLINE):
                     continue
                 best[side] = (full, t, core, k)
+        return len(cands)
 
     n_t = len(thresholds)
     for k in range(1, n_t, 2):
-        visit(k)
+        if not visit(k) and len(best) == 2:
+            # Both lungs were found and nothing plausible is left: the dark set only
+            # grows with the threshold, and a lung that has leaked into the outside
+            # air or across the mediastinum stays leaked at every higher one.
+            break
     if len(best) < 2:
         for k in range(n_t):  # a lung is missing: scan them all
             if k not in done:
