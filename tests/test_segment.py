@@ -378,7 +378,7 @@ def test_consolidated_training_images_get_two_lungs(name):
         pytest.skip(f"{path} not present")
     mask = segment_lungs(read_image(path))
     assert check_lung_mask(mask) == (True, "ok")
-    count, _, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
+    _, _, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
     big = sorted(stats[1:, cv2.CC_STAT_AREA])[-2:]
     x = stats[1:, cv2.CC_STAT_LEFT] + stats[1:, cv2.CC_STAT_WIDTH] / 2
     lungs = x[np.argsort(stats[1:, cv2.CC_STAT_AREA])[-2:]]
