@@ -406,3 +406,17 @@ def test_plot_worst_masks_ranks_worst_first(tmp_path):
     assert [r[1] for r in ranking] == sorted(r[1] for r in ranking)
     with pytest.raises(ConfigError, match="at least one image"):
         plot_worst_masks([], tmp_path / "none.png")
+
+
+@pytest.mark.skipif(not TRAIN_224.is_dir(), reason=f"real data folder {TRAIN_224} not present")
+def test_upper_lungs_kept_on_normal2_im_1105():
+    """The old scan caught only the lower lobes of this film (mask from row 0.37 down)."""
+    from xrayfeat.io import read_image
+
+    path = TRAIN_224 / "NORMAL" / "NORMAL2-IM-1105-0001.jpeg"
+    if not path.is_file():
+        pytest.skip(f"{path} not present")
+    mask = segment_lungs(read_image(path))
+    assert check_lung_mask(mask) == (True, "ok")
+    rows = np.flatnonzero(mask.any(axis=1))
+    assert rows[0] < 0.25 * mask.shape[0]
