@@ -580,6 +580,8 @@ _MIRROR_TOP = 0.12
 _MIRROR_HEIGHT = 0.7
 # How far (fraction of the side) the scan's own pixels may extend the mirrored lung.
 _MIRROR_REACH = 0.05
+# Largest fraction of a reflected lung allowed over the outside air or the image edge.
+_MAX_OUTSIDE_CHEST = 0.25
 
 
 def _recover_missing_lung(lungs: dict[int, np.ndarray], small: np.ndarray
@@ -633,7 +635,13 @@ def _recover_missing_lung(lungs: dict[int, np.ndarray], small: np.ndarray
         # gas or a stray dark patch: keep only what lies near the prior.
         reach = _erosion_kernel(n, _MIRROR_REACH)
         mirrored |= lungs[weak] & (cv2.dilate(mirrored.view(np.uint8), reach) > 0)
-    mirrored &= _inside_chest(small)
+    inside = _inside_chest(small)
+    if np.count_nonzero(mirrored & ~inside) > _MAX_OUTSIDE_CHEST * np.count_nonzero(mirrored):
+        # The reflection lies over the outside air or beyond the film's edge: the
+        # axis is off (a rotated patient) or the model lung is not a lung. Clipping
+        # it would leave a strip along the edge that merely looks like a lung.
+        return lungs
+    mirrored &= inside
     mirrored &= cv2.dilate(src.view(np.uint8), np.ones((5, 5), np.uint8)) == 0
     if not mirrored.any():
         return lungs
@@ -671,6 +679,8 @@ def _symmetrised(lungs: dict[int, np.ndarray], small: np.ndarray
                                        cv2.CHAIN_APPROX_SIMPLE)
         hull = np.zeros((n, n), np.uint8)
         cv2.fillPoly(hull, [cv2.convexHull(np.vstack(contours))], 1)
+        if np.count_nonzero((hull > 0) & ~keep) > _MAX_OUTSIDE_CHEST * np.count_nonzero(hull):
+            return None  # off the chest: see _recover_missing_lung
         lung = (hull > 0) & keep
         # Each lung stays on its own side of the spine, a pixel clear of it.
         if side == 0:
