@@ -420,3 +420,22 @@ def test_upper_lungs_kept_on_normal2_im_1105():
     assert check_lung_mask(mask) == (True, "ok")
     rows = np.flatnonzero(mask.any(axis=1))
     assert rows[0] < 0.25 * mask.shape[0]
+
+
+@pytest.mark.parametrize("body_right, recovered", [(110, True), (75, False)])
+def test_reflection_over_outside_air_is_not_used(body_right, recovered):
+    """A missing lung is recovered from the mirror image only where the chest is."""
+    from xrayfeat.segment import _recover_missing_lung
+
+    small = np.zeros((128, 128), np.float32)  # outside air
+    small[5:123, 8:body_right] = 0.6  # body
+    small[10:120, 53:58] = 0.95  # spine
+    lung = np.zeros((128, 128), bool)
+    lung[25:100, 15:45] = True
+    small[lung] = 0.2
+    out = _recover_missing_lung({0: lung}, small)
+    assert (1 in out) is recovered
+    if recovered:
+        # Reflected across the spine (column 55): columns 65-95, the same rows.
+        cols = np.flatnonzero(out[1].any(axis=0))
+        assert 62 <= cols[0] <= 68 and 92 <= cols[-1] <= 98
