@@ -52,9 +52,11 @@ On the training split (``python benchmarks/bench_segment.py``) 0.5 % of pneumoni
 and 0 % of normal films fall back to the central crop (9.6 % and 0.4 % with the
 previous version, whose bounds also passed masks that had lost the upper or lower
 lungs). Cost of ``segment_lungs`` + ``crop_to_lungs`` on one core, 256 px, 50
-training images: see the README's speed table (about 2.5-3 ms median, one pass
-per image, on a quiet 2-core machine; the retries make the slowest tenth 2-3x
-dearer than the median).
+training images, on a shared 2-core machine: median 2.3 ms one pass per image
+(2.15 ms best of 7), mean 2.9 ms, 90th percentile 4.7 ms; the median is that of
+the previous version (interleaved comparison), the retries make the slowest
+tenth about 25 % dearer. At 2,048 px the median is about 11-12 ms, mostly the
+resampling.
 
 :func:`check_lung_mask` applies documented plausibility bounds to any mask, and
 :func:`crop_to_lungs` crops to the mask's bounding box, or falls back to a fixed
