@@ -198,6 +198,22 @@ def _overlay(paths: list[str], labels: list[str], image_size: int, path: Path) -
     return Path(plot_lung_crops(images, masks, boxes, path, ncols=ncols, titles=titles))
 
 
+# Most images scored for the worst-masks sheet; a larger split is subsampled evenly
+# (about 5 s per 1,000 images at 224 px on one core).
+_WORST_POOL = 1000
+
+
+def _worst_masks(paths: list[str], image_size: int, path: Path, n: int = 15) -> Path | None:
+    """Contact sheet of the split's least plausible lung masks (lung_mask_score), worst first."""
+    from xrayfeat.plots import plot_worst_masks
+
+    if not paths:
+        return None
+    step = max(1, math.ceil(len(paths) / _WORST_POOL))
+    out, _ = plot_worst_masks(paths[::step], path, n=n, ncols=5, image_size=image_size)
+    return Path(out)
+
+
 def make_figures(fig_dir: Path, *, y: np.ndarray, classes: list[str], models: dict[str, dict],
                  curve: dict[str, Any] | None, overlay: dict[str, Any] | None, dpi: int,
                  n_bins: int) -> tuple[dict[str, str], list[str]]:
@@ -216,7 +232,9 @@ def make_figures(fig_dir: Path, *, y: np.ndarray, classes: list[str], models: di
     curve : dict or None
         Learning curve from :func:`experiments.pipelines.learning_curve`.
     overlay : dict or None
-        ``{"paths", "labels", "image_size"}`` for the lung-crop overlay.
+        ``{"paths", "labels", "image_size"}`` for the lung-crop overlay; with
+        ``"pool"`` (image paths of the split), also the sheet of the worst lung
+        masks by plausibility score.
     dpi : int
     n_bins : int
         Reliability-diagram bins.
@@ -250,4 +268,7 @@ def make_figures(fig_dir: Path, *, y: np.ndarray, classes: list[str], models: di
     if overlay is not None and overlay["paths"]:
         out["lung_crops"] = _overlay(overlay["paths"], overlay["labels"], overlay["image_size"],
                                      fig_dir / "lung_crops.png")
+    if overlay is not None and overlay.get("pool"):
+        out["lung_worst"] = _worst_masks(overlay["pool"], overlay["image_size"],
+                                         fig_dir / "lung_worst.png")
     return {k: str(v.relative_to(fig_dir.parent)) for k, v in out.items() if v is not None}, notes

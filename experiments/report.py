@@ -336,7 +336,8 @@ def markdown_report(*, run: dict[str, Any], results: list[dict[str, Any]], missi
         out += ["## Figures", ""]
         titles = {"roc": "ROC curves", "pr": "Precision-recall curves", "calibration": "Reliability diagram",
                   "confusion": "Confusion matrices", "threshold_sweep": "Threshold sweep",
-                  "learning_curve": "Learning curve", "lung_crops": "Lung segmentation and crop (sample)"}
+                  "learning_curve": "Learning curve", "lung_crops": "Lung segmentation and crop (sample)",
+                  "lung_worst": "Least plausible lung masks (lowest lung_mask_score first)"}
         for key, rel in figures.items():
             out += [f"### {titles.get(key, key)}", "", f"![{titles.get(key, key)}]({rel})", ""]
 

@@ -376,8 +376,9 @@ def run(cfg: dict[str, Any], *, log: Log = _print) -> dict[str, Any]:
         overlay = None
         if n_over:
             size = next((s.image_size for s in specs if s.crop_lungs), specs[0].image_size)
-            overlay = {**_overlay_sample(test if test is not None else train, n_over, cfg["seed"]),
-                       "image_size": size}
+            split = test if test is not None else train
+            overlay = {**_overlay_sample(split, n_over, cfg["seed"]), "image_size": size,
+                       "pool": [str(p) for p in split.paths]}
         try:
             figures, fig_notes = make_figures(rd.path / "figures", y=y, classes=classes, models=models,
                                               curve=curve, overlay=overlay, dpi=cfg["figures"]["dpi"],

@@ -106,7 +106,8 @@ def test_outputs_exist_and_parse(sample_run):
     for name in NAMES:
         assert name in report
     assert "REPORTED, NOT RERUN" in report and "Kermany" in report and "Sample run" in report
-    for fig in ("roc", "pr", "calibration", "confusion", "threshold_sweep", "learning_curve", "lung_crops"):
+    for fig in ("roc", "pr", "calibration", "confusion", "threshold_sweep", "learning_curve", "lung_crops",
+                "lung_worst"):
         assert (d / res["figures"][fig]).is_file(), fig
         assert f"]({res['figures'][fig]})" in report
     assert (d / "config.toml").is_file() and json.loads((d / "environment.json").read_text())["seed"] == 0

@@ -280,3 +280,162 @@ def test_lung_mask_check_agrees_across_resolutions(drop_one_lung):
         ok, reason = check_lung_mask(m)
         assert ok is expected_ok
         assert reason.split(":")[0] == expected_reason.split(":")[0]
+
+
+# ------------------------------------------------ consolidated lungs, cut-off masks
+def _whited_out(seed: int, side: int) -> tuple[np.ndarray, np.ndarray]:
+    """Synthetic film with one lung whited out (as dense as the heart: consolidation)."""
+    img, truth = synthetic_cxr(256, seed=seed)
+    img = img.copy()
+    half = np.zeros_like(truth)
+    if side == 0:
+        half[:, :128] = True
+    else:
+        half[:, 128:] = True
+    img[truth & half] = 0.8  # as dense as the heart
+    return img, truth
+
+
+@pytest.mark.parametrize("seed, side", [(0, 0), (1, 1), (3, 0)])
+def test_whited_out_lung_is_recovered_by_mirroring(seed, side):
+    img, truth = _whited_out(seed, side)
+    mask = segment_lungs(img)
+    assert check_lung_mask(mask) == (True, "ok")
+    # The recovered lung really is on the whited-out side, where the old scan
+    # found nothing ("one lung only"), and covers that lung. (The visible lung's
+    # mask leaks into this picture's darker upper soft tissue, and its mirror image
+    # inherits that, hence recall rather than Dice.)
+    cols = slice(0, 128) if side == 0 else slice(128, 256)
+    m, t = mask[:, cols], truth[:, cols]
+    assert np.count_nonzero(m & t) > 0.85 * np.count_nonzero(t)
+    assert dice(m, t) > 0.7
+
+
+def test_lower_lobes_only_are_not_plausible():
+    _, truth = synthetic_cxr(256, seed=0)
+    rows = np.flatnonzero(truth.any(axis=1))
+    cut = truth.copy()
+    cut[: rows[0] + int(0.55 * (rows[-1] - rows[0]))] = False  # upper lungs lost
+    ok, why = check_lung_mask(cut)
+    assert not ok and why.startswith("mask bounding box"), why
+    assert crop_to_lungs(np.zeros((256, 256), np.float32), cut).fallback
+    # Full-height lungs that start in the lower two-thirds of the film: the mask
+    # missed the apices (and took something below the lungs instead).
+    low = np.roll(truth, int(0.2 * 256), axis=0)
+    ok, why = check_lung_mask(low)
+    assert not ok and why.startswith("lungs cut off at the top"), why
+
+
+def test_mask_reaching_the_image_side_is_not_plausible():
+    _, truth = synthetic_cxr(256, seed=0)
+    m = truth.copy()
+    m[100:140, :60] = True  # the left lung leaks through the axilla to the film edge
+    ok, why = check_lung_mask(m)
+    assert not ok and why.startswith("mask reaches the image side"), why
+
+
+def test_upper_lobe_on_one_side_lower_on_the_other_is_not_plausible():
+    _, truth = synthetic_cxr(256, seed=0)
+    rows = np.flatnonzero(truth.any(axis=1))
+    mid = (rows[0] + rows[-1]) // 2
+    m = truth.copy()
+    m[:mid, :128] = False  # left: lower half only
+    m[mid:, 128:] = False  # right: upper half only
+    ok, why = check_lung_mask(m)
+    assert not ok and why.startswith("lungs misaligned"), why
+
+
+def test_lung_mask_score_sign_matches_check():
+    from xrayfeat.segment import lung_mask_score
+
+    _, truth = synthetic_cxr(256, seed=1)
+    one = truth.copy()
+    one[:, 128:] = False
+    masks = [truth, one, np.zeros_like(truth), np.ones_like(truth), _two_boxes(),
+             _boxes((0, 30, 2, 20), (0, 30, 25, 45))]
+    for m in masks:
+        ok, why = check_lung_mask(m)
+        assert (lung_mask_score(m) >= 0) is ok, why
+    assert lung_mask_score(np.zeros((8, 8), bool)) == -1.0
+    assert lung_mask_score(truth) > 0 > lung_mask_score(one)
+
+
+# Training images whose consolidated lung the threshold scan could not see: the old
+# code fell back on each ("one lung only").
+CONSOLIDATED = ["person1857_bacteria_4729.jpeg", "person1320_bacteria_3345.jpeg",
+                "person502_bacteria_2120.jpeg"]
+
+
+@pytest.mark.skipif(not TRAIN_224.is_dir(), reason=f"real data folder {TRAIN_224} not present")
+@pytest.mark.parametrize("name", CONSOLIDATED)
+def test_consolidated_training_images_get_two_lungs(name):
+    import cv2
+
+    from xrayfeat.io import read_image
+
+    path = TRAIN_224 / "PNEUMONIA" / name
+    if not path.is_file():
+        pytest.skip(f"{path} not present")
+    mask = segment_lungs(read_image(path))
+    assert check_lung_mask(mask) == (True, "ok")
+    _, _, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
+    big = sorted(stats[1:, cv2.CC_STAT_AREA])[-2:]
+    x = stats[1:, cv2.CC_STAT_LEFT] + stats[1:, cv2.CC_STAT_WIDTH] / 2
+    lungs = x[np.argsort(stats[1:, cv2.CC_STAT_AREA])[-2:]]
+    # One lung on each side of the film, both of lung size.
+    assert lungs.min() < 0.5 * mask.shape[1] < lungs.max()
+    assert min(big) > 0.04 * mask.size
+
+
+def test_plot_worst_masks_ranks_worst_first(tmp_path):
+    pytest.importorskip("matplotlib")
+    import cv2
+
+    from xrayfeat.plots import plot_worst_masks
+
+    files = []
+    for k, (img, _) in enumerate([synthetic_cxr(128, seed=0), _whited_out(1, 0),
+                                  (np.zeros((128, 128), np.float32), None)]):
+        files.append(tmp_path / f"im{k}.png")
+        cv2.imwrite(str(files[-1]), np.round(img * 255).astype(np.uint8))
+    out, ranking = plot_worst_masks(files, tmp_path / "worst.png", n=2, image_size=96)
+    assert (tmp_path / "worst.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert out == str(tmp_path / "worst.png")
+    assert [r[0] for r in ranking][0] == str(files[2])  # the blank image: empty mask
+    assert ranking[0][1:] == (-1.0, "empty mask")
+    assert [r[1] for r in ranking] == sorted(r[1] for r in ranking)
+    with pytest.raises(ConfigError, match="at least one image"):
+        plot_worst_masks([], tmp_path / "none.png")
+
+
+@pytest.mark.skipif(not TRAIN_224.is_dir(), reason=f"real data folder {TRAIN_224} not present")
+def test_upper_lungs_kept_on_normal2_im_1105():
+    """The old scan caught only the lower lobes of this film (mask from row 0.37 down)."""
+    from xrayfeat.io import read_image
+
+    path = TRAIN_224 / "NORMAL" / "NORMAL2-IM-1105-0001.jpeg"
+    if not path.is_file():
+        pytest.skip(f"{path} not present")
+    mask = segment_lungs(read_image(path))
+    assert check_lung_mask(mask) == (True, "ok")
+    rows = np.flatnonzero(mask.any(axis=1))
+    assert rows[0] < 0.25 * mask.shape[0]
+
+
+@pytest.mark.parametrize("body_right, recovered", [(110, True), (75, False)])
+def test_reflection_over_outside_air_is_not_used(body_right, recovered):
+    """A missing lung is recovered from the mirror image only where the chest is."""
+    from xrayfeat.segment import _recover_missing_lung
+
+    small = np.zeros((128, 128), np.float32)  # outside air
+    small[5:123, 8:body_right] = 0.6  # body
+    small[10:120, 53:58] = 0.95  # spine
+    lung = np.zeros((128, 128), bool)
+    lung[25:100, 15:45] = True
+    small[lung] = 0.2
+    out = _recover_missing_lung({0: lung}, small)
+    assert (1 in out) is recovered
+    if recovered:
+        # Reflected across the spine (column 55): columns 65-95, the same rows.
+        cols = np.flatnonzero(out[1].any(axis=0))
+        assert 62 <= cols[0] <= 68 and 92 <= cols[-1] <= 98

@@ -15,7 +15,7 @@ import numpy as np
 from ._validation import check_image, check_mask
 from .exceptions import ConfigError
 
-__all__ = ["plot_lung_crops"]
+__all__ = ["plot_lung_crops", "plot_worst_masks"]
 
 
 def _figure_class():
@@ -117,3 +117,79 @@ def plot_lung_crops(
     fig.tight_layout()
     fig.savefig(os.fspath(path), dpi=80)
     return os.fspath(path)
+
+
+def plot_worst_masks(
+    sources: Sequence[str | os.PathLike],
+    path: str | os.PathLike,
+    *,
+    n: int = 25,
+    ncols: int = 5,
+    image_size: int | None = None,
+) -> tuple[str, list[tuple[str, float, str]]]:
+    """Contact sheet of the least plausible lung masks of a set of images, worst first.
+
+    Each image is read, segmented (:func:`xrayfeat.segment.segment_lungs`) and
+    scored (:func:`xrayfeat.segment.lung_mask_score`: the smallest margin to any
+    plausibility bound, negative for a mask :func:`~xrayfeat.segment.crop_to_lungs`
+    falls back on). The ``n`` lowest-scoring images are drawn with
+    :func:`plot_lung_crops` (mask outline, crop box), titled with their file name,
+    score and the failed bound. Only scores are kept while scanning, so memory
+    does not grow with the number of images; the worst ones are read again.
+
+    Parameters
+    ----------
+    sources : sequence of str or path-like
+        Image files (anything :func:`xrayfeat.io.read_image` reads).
+    path : str or path-like
+        Output file; the format follows the suffix.
+    n : int, default=25
+        Number of images drawn (fewer if there are fewer sources).
+    ncols : int, default=5
+        Number of columns of the grid.
+    image_size : int, optional
+        If given, each image is read at reduced resolution and stretched to
+        ``image_size`` x ``image_size`` (as the benchmark's pipelines do);
+        otherwise it is segmented as stored.
+
+    Returns
+    -------
+    path : str
+        ``path``.
+    ranking : list of (str, float, str)
+        ``(source, score, reason)`` for every source, lowest score first.
+
+    Raises
+    ------
+    ConfigError
+        If ``sources`` is empty or ``n`` is not a positive int.
+    ImportError
+        If matplotlib is not installed.
+    """
+    from .io import read_image
+    from .preprocess import resize_to
+    from .segment import _plausibility, crop_to_lungs, segment_lungs
+
+    if not sources:
+        raise ConfigError("plot_worst_masks needs at least one image.")
+    if not isinstance(n, int) or n < 1:
+        raise ConfigError(f"n must be a positive int; got {n!r}.")
+
+    def load(src: str | os.PathLike) -> np.ndarray:
+        img = read_image(src, target_size=image_size)
+        return img if image_size is None else resize_to(img, image_size, image_size)
+
+    ranking = []
+    for src in sources:
+        score, reason = _plausibility(segment_lungs(load(src)))
+        ranking.append((os.fspath(src), score, reason))
+    ranking.sort(key=lambda r: r[1])
+    images, masks, boxes, titles = [], [], [], []
+    for src, score, reason in ranking[:n]:
+        img = load(src)
+        mask = segment_lungs(img)
+        images.append(img)
+        masks.append(mask)
+        boxes.append(crop_to_lungs(img, mask).box)
+        titles.append(f"{os.path.basename(src)[:30]}\nscore {score:+.2f} {reason[:34]}")
+    return plot_lung_crops(images, masks, boxes, path, ncols=ncols, titles=titles), ranking
