@@ -236,6 +236,31 @@ def test_corrupt_entry_is_recomputed(images, tmp_path, monkeypatch):
     np.testing.assert_array_equal(X, X2)
 
 
+
+def test_damaged_cache_file_is_recomputed_on_the_next_runs(images, tmp_path, monkeypatch):
+    """A byte flipped to invalid UTF-8 inside the file (not through SQL) broke every rerun."""
+    import sqlite3
+
+    fx = FeatureExtractor(families=["intensity"], memory=tmp_path, **SMALL).fit()
+    X = fx.transform(images[:4])
+    path = FeatureCache(tmp_path).path
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    raw = bytearray(path.read_bytes())
+    raw[raw.index(b'"crop_reason"') + 2] = 0xFF
+    path.write_bytes(bytes(raw))
+    counter = _Counter(monkeypatch)
+    fx = FeatureExtractor(families=["intensity"], memory=tmp_path, **SMALL).fit()
+    with pytest.warns(UserWarning, match="1 corrupt entry"):
+        X2 = fx.transform(images[:4])
+    assert counter.calls == 1
+    np.testing.assert_array_equal(X, X2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the recomputed row replaced the damaged one
+        np.testing.assert_array_equal(X, fx.transform(images[:4]))
+    assert counter.calls == 1
+
+
 _KILLED_RUN = """
 import sys, time
 import xrayfeat.extract as ex

@@ -15,6 +15,7 @@ from typing import Any
 
 from ._version import FEATURE_VERSION, __version__
 from .exceptions import (
+    CacheError,
     ConfigError,
     DatasetError,
     DuplicateImageError,
@@ -75,6 +76,7 @@ __all__ = [
     "ConfigError",
     "SegmentationError",
     "ModelFileError",
+    "CacheError",
     *_LAZY,
 ]
 

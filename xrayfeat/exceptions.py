@@ -15,6 +15,7 @@ __all__ = [
     "ConfigError",
     "SegmentationError",
     "ModelFileError",
+    "CacheError",
 ]
 
 
@@ -62,3 +63,11 @@ class SegmentationError(XrayfeatError, ValueError):
 
 class ModelFileError(XrayfeatError, ValueError):
     """A saved model file is missing, foreign, tampered with or unsafe to load."""
+
+
+class CacheError(ConfigError):
+    """The feature cache file cannot be opened, read or written (damaged, read-only, ...).
+
+    A :class:`ConfigError` so that existing ``except ConfigError`` clauses keep
+    working; the message names the file and what to do about it.
+    """
