@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from xrayfeat._atomic import publish
+
 __all__ = ["atomic_write", "write_json", "read_json", "RunDir"]
 
 
@@ -53,7 +55,7 @@ def atomic_write(path: str | os.PathLike, text: str) -> Path:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        publish(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

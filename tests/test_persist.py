@@ -98,3 +98,63 @@ def test_missing_file_and_unfitted_model(tmp_path):
     with pytest.raises(ModelFileError, match="only fitted xrayfeat models"):
         save(XrayClassifier(), tmp_path / "m.xrf")
     assert not os.listdir(tmp_path)  # nothing half-written
+
+
+# ------------------------------------------------------------------------------ shared files
+@pytest.fixture(scope="module")
+def saved_model(tmp_path_factory):
+    import numpy as np
+
+    from xrayfeat import XrayClassifier
+
+    rng = np.random.default_rng(0)
+    images = [rng.random((64, 64), dtype=np.float32) * (0.5 + 0.5 * (i % 2)) for i in range(24)]
+    labels = np.array(["a", "b"] * 12)
+    model = XrayClassifier(features={"families": ["intensity"], "image_size": 64, "progress": False},
+                           cv=2).fit(images, labels)
+    path = tmp_path_factory.mktemp("model") / "m.xrf"
+    return save(model, path)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_atomic_writes_honour_the_umask(tmp_path, saved_model, umask):
+    from experiments.store import atomic_write
+
+    old = os.umask(umask)
+    try:
+        model_file = save(load(saved_model), tmp_path / "m.xrf")
+        report = atomic_write(tmp_path / "report.md", "# report\n")
+    finally:
+        os.umask(old)
+    for path in (model_file, report):
+        assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask, path
+
+
+def test_unreadable_model_file_says_permission_denied(tmp_path, saved_model, monkeypatch):
+    import builtins
+
+    import xrayfeat.persist as persist
+
+    path = tmp_path / "m.xrf"
+    path.write_bytes(saved_model.read_bytes())
+    path.chmod(0)
+    if os.access(path, os.R_OK):  # root reads anything: refuse the way the kernel would
+        def denied(file, *args, **kwargs):
+            if os.fspath(file) == str(path):
+                raise PermissionError(13, "Permission denied", str(file))
+            return builtins.open(file, *args, **kwargs)
+
+        monkeypatch.setattr(persist, "open", denied, raising=False)
+    with pytest.raises(ModelFileError, match="permission denied") as err:
+        load(path)
+    assert "Pickle" not in str(err.value) and str(path) in str(err.value)
+
+
+@pytest.mark.parametrize("keep", [0, 50, 0.9])
+def test_truncated_model_file_says_truncated(tmp_path, saved_model, keep):
+    data = saved_model.read_bytes()
+    cut = tmp_path / "cut.xrf"
+    cut.write_bytes(data[:int(len(data) * keep) if isinstance(keep, float) else keep])
+    with pytest.raises(ModelFileError, match="is truncated") as err:
+        load(cut)
+    assert "Pickle" not in str(err.value)

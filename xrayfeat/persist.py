@@ -21,6 +21,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from ._atomic import publish
 from ._version import __version__
 from .exceptions import ModelFileError
 
@@ -128,11 +129,43 @@ def save(model: Any, path: str | os.PathLike) -> Path:
     os.close(fd)
     try:
         sio.dump(payload, tmp)
-        os.replace(tmp, path)
+        publish(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def _check_archive(path: Path) -> None:
+    """Refuse anything but a complete zip archive, saying which of the failures it is.
+
+    ``zipfile.is_zipfile`` answers False for an unreadable file too (it swallows the
+    OSError), which used to be reported as "a pickle file": open the file ourselves.
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+            complete = zipfile.is_zipfile(fh)
+    except PermissionError:
+        raise ModelFileError(
+            f"cannot read the model file {str(path)!r}: permission denied. Ask its owner to "
+            "make it readable (e.g. chmod a+r) or copy it somewhere you can read."
+        ) from None
+    except OSError as exc:
+        raise ModelFileError(f"cannot read the model file {str(path)!r}: {exc.strerror or exc}.") from None
+    if complete:
+        return
+    if head == b"PK\x03\x04" or not head:
+        # A zip's directory is at its end: a file that starts like one but has no
+        # directory was cut short (an interrupted copy or download).
+        raise ModelFileError(
+            f"the model file {str(path)!r} is truncated ({path.stat().st_size} bytes; the zip "
+            "archive has no end). Copy or download it again."
+        )
+    raise ModelFileError(
+        f"{str(path)!r} is not an xrayfeat model file (expected a skops zip archive). "
+        "Pickle and joblib files are refused because loading them can run arbitrary code."
+    )
 
 
 def load(path: str | os.PathLike) -> Any:
@@ -159,11 +192,7 @@ def load(path: str | os.PathLike) -> Any:
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"no such model file: {str(path)!r}.")
-    if not zipfile.is_zipfile(path):
-        raise ModelFileError(
-            f"{str(path)!r} is not an xrayfeat model file (expected a skops zip archive). "
-            "Pickle and joblib files are refused because loading them can run arbitrary code."
-        )
+    _check_archive(path)
     try:
         found = sio.get_untrusted_types(file=path)
     except Exception as exc:  # skops raises assorted errors on damaged archives
