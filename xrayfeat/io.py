@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io as _pyio
 import os
+import re
 import struct
 import warnings
 from collections.abc import Iterable
@@ -51,6 +52,9 @@ _SIGNATURES = (
 )
 # Grey levels cv2.IMREAD_REDUCED_GRAYSCALE_{2,4,8} decode JPEGs at.
 _REDUCED_FLAGS = {2: 16, 4: 32, 8: 64}
+# In entropy-coded JPEG data 0xFF is stuffed as FF 00 and restart markers are FF D0-D7;
+# any other byte after (one or more) 0xFF is the next marker.
+_JPEG_NEXT_MARKER = re.compile(rb"\xff+[^\x00\xd0-\xd7\xff]")
 
 
 def image_format(data: bytes) -> str | None:
@@ -111,11 +115,54 @@ def _header_shape(data: bytes, fmt: str) -> tuple[int, int] | None:
     return None
 
 
+def _jpeg_reaches_end(data: bytes) -> bool:
+    """True if the JPEG's chain of segments and scans ends with an end-of-image marker.
+
+    Walking the markers (rather than looking for FF D9 near the end of the file)
+    accepts the bytes cameras and PACS exports append after the image, and does not
+    take the end marker of an embedded thumbnail for the end of the image.
+    """
+    i, n = 2, len(data)
+    while i + 2 <= n:
+        if data[i] != 0xFF or data[i + 1] == 0xFF:  # stray or fill bytes before a marker
+            m = _JPEG_NEXT_MARKER.search(data, i)
+            if m is None:
+                return False
+            i = m.end() - 2
+        marker = data[i + 1]
+        if marker == 0xD9:
+            return True
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # stand-alone markers
+            i += 2
+            continue
+        if i + 4 > n:
+            return False
+        (length,) = struct.unpack(">H", data[i + 2 : i + 4])
+        i += 2 + length
+        if marker == 0xDA:  # a scan: entropy-coded data runs up to the next marker
+            m = _JPEG_NEXT_MARKER.search(data, i)
+            if m is None:
+                return False
+            i = m.end() - 2
+    return False
+
+
+def _png_reaches_end(data: bytes) -> bool:
+    """True if the PNG's chunk chain reaches its IEND chunk (trailing bytes allowed)."""
+    i, n = 8, len(data)
+    while i + 8 <= n:
+        (length,) = struct.unpack(">I", data[i : i + 4])
+        if data[i + 4 : i + 8] == b"IEND":
+            return True
+        i += 12 + length
+    return False
+
+
 def _check_complete(data: bytes, fmt: str, path: Any) -> None:
     """Refuse files whose end marker is missing (truncated downloads or copies)."""
-    if fmt == "jpeg" and b"\xff\xd9" not in data[-4096:]:
+    if fmt == "jpeg" and not _jpeg_reaches_end(data):
         raise ImageReadError(path, "truncated JPEG (no end-of-image marker); the file is incomplete")
-    if fmt == "png" and b"IEND" not in data[-64:]:
+    if fmt == "png" and not _png_reaches_end(data):
         raise ImageReadError(path, "truncated PNG (no IEND chunk); the file is incomplete")
 
 
