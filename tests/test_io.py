@@ -300,3 +300,40 @@ def test_png_with_appended_bytes_is_read(tmp_path):
     png = _write(tmp_path / "a.png", (_gradient(64, 64) * 255).astype(np.uint8)).read_bytes()
     (tmp_path / "b.png").write_bytes(png + b"\x00" * 300)
     np.testing.assert_array_equal(read_image(tmp_path / "b.png"), read_image(tmp_path / "a.png"))
+
+
+# ------------------------------------------------------------------------------ damaged entropy data
+def _damaged_jpeg(tmp_path: Path) -> Path:
+    """A JPEG whose scan is cut in the middle but still ends with FF D9: libjpeg decodes
+    it, fills the rest in grey and prints "premature end of data segment" to stderr."""
+    data = _real_jpeg(tmp_path)
+    sos = data.index(b"\xff\xda")
+    path = tmp_path / "damaged.jpeg"
+    path.write_bytes(data[: sos + (len(data) - sos) // 2] + b"\xff\xd9")
+    return path
+
+
+def test_damaged_jpeg_warns_naming_the_file(tmp_path, capfd):
+    from xrayfeat import CorruptImageWarning
+
+    path = _damaged_jpeg(tmp_path)
+    with pytest.warns(CorruptImageWarning, match="damaged.jpeg.*premature end of data segment"):
+        image = read_image(path)
+    assert image.shape == (300, 300)
+    assert "Corrupt JPEG" not in capfd.readouterr().err  # no anonymous libjpeg line left over
+    with pytest.raises(ImageReadError, match="premature end of data segment") as err:
+        read_image(path, strict=True)
+    assert err.value.path == str(path)
+
+
+@pytest.mark.parametrize("n_jobs", [None, 2])
+def test_damaged_jpeg_warns_through_the_extractor_and_its_cache(tmp_path, n_jobs):
+    from xrayfeat import CorruptImageWarning, FeatureExtractor
+
+    path = _damaged_jpeg(tmp_path)
+    good = tmp_path / "src.jpeg"
+    fx = FeatureExtractor(families=["intensity"], image_size=64, progress=False, n_jobs=n_jobs,
+                          memory=tmp_path / "cache").fit()
+    for _ in range(2):  # cold (a worker process decodes it), then warm (from the cache)
+        with pytest.warns(CorruptImageWarning, match=r"1 image\(s\) decoded from damaged data.*damaged.jpeg"):
+            fx.transform([str(good), str(path)])

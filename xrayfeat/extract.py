@@ -73,7 +73,7 @@ from .cache import FeatureCache, check_memory, config_digest, content_digest, en
 from .exceptions import ConfigError, ImageReadError, XrayfeatError
 from .features import DEFAULT_FAMILIES, FeatureFamily, get_family
 from .preprocess import resize_to
-from .io import read_image
+from .io import DEFAULT_MAX_PIXELS, _read, warn_damaged
 
 __all__ = [
     "FeatureExtractor",
@@ -281,8 +281,14 @@ def _compute_batch(spec: _Spec, items: Sequence[tuple[int, Any]]) -> list[tuple[
         for pos, source in items:
             path = None if isinstance(source, np.ndarray) else str(source)
             try:
-                image = read_image(source, target_size=spec.image_size)
+                # Decoder damage travels back in the record (and the cache): a warning
+                # raised in a worker process would never reach the caller.
+                damage: list[str] = []
+                image = _read(source, target_size=spec.image_size, min_side=16,
+                              max_pixels=DEFAULT_MAX_PIXELS, damage=damage)
                 vector, info = compute_image_features(image, spec)
+                if damage:
+                    info["decode_warning"] = damage[0]
             except ImageReadError as exc:
                 return [("error", pos, "read", exc.path, exc.reason)]
             except XrayfeatError as exc:
@@ -723,6 +729,8 @@ def _extract(sources: list[Any], spec: _Spec, n_features: int, config_hash: str,
         finally:
             if bar is not None:
                 bar.close()
+    warn_damaged([(sources[i], r["decode_warning"]) for i, r in enumerate(records)
+                  if "decode_warning" in r])
     return out, ExtractionInfo._from_records(records, from_cache)
 
 
