@@ -139,14 +139,21 @@ def test_three_class_model_and_costs(train):
     assert (cautious.predict(test.paths) == "NORMAL").sum() < (m.predict(test.paths) == "NORMAL").sum()
 
 
-@pytest.mark.parametrize("threshold", ["balanced_accuracy", 0.5])
-@pytest.mark.parametrize("labels", ["binary", "3class"])
+@pytest.mark.parametrize("threshold, labels",
+                         [("balanced_accuracy", "binary"), (0.5, "binary"), ("balanced_accuracy", "3class")])
 def test_uncalibrated_models(threshold, labels):
     ds = load_sample(split="train", labels=labels)
     m = xrayfeat.fit(ds, features=FAST, cv=3, calibration=None, threshold=threshold)
     proba = m.predict_proba(ds.paths[:5])
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
     assert m.cv_results_["oof_proba"].shape == (100, len(m.classes_))
+
+
+@pytest.mark.parametrize("threshold", ["specificity@sensitivity>=0.96", 0.3, "youden"])
+def test_three_class_refuses_a_threshold_it_would_ignore(threshold):
+    ds = load_sample(split="train", labels="3class")
+    with pytest.raises(ConfigError, match=r"applies to binary problems only.*3 classes.*class_costs"):
+        xrayfeat.fit(ds, features=FAST, cv=3, threshold=threshold)
 
 
 @pytest.mark.parametrize(

@@ -59,6 +59,13 @@ def _groups_for(X, groups) -> np.ndarray:
     return np.array([f"image{i}" for i in range(len(X))], dtype=str)
 
 
+def _default_threshold() -> Any:
+    """``XrayClassifier``'s default ``threshold``, which multiclass fits accept (and ignore)."""
+    import inspect
+
+    return inspect.signature(XrayClassifier.__init__).parameters["threshold"].default
+
+
 class _OutOfFold(ClassifierMixin, BaseEstimator):
     """Replays precomputed out-of-fold probabilities, so that ``TunedThresholdClassifierCV``
     (with ``cv="prefit"``) searches thresholds on them without refitting anything."""
@@ -99,7 +106,8 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
         (the extractor's default HOG + LBP + intensity set on the whole image
         after percentile normalisation and CLAHE; see the Notes).
     threshold : str or float, default="balanced_accuracy"
-        Binary problems only. A threshold objective (see
+        Binary problems only (a multiclass fit refuses any other value with a
+        ConfigError, since it has no threshold). A threshold objective (see
         :mod:`xrayfeat.thresholds`: ``"balanced_accuracy"``, ``"youden"``,
         ``"f1"``, ``"specificity@sensitivity>=0.96"``,
         ``"sensitivity@precision>=0.9"``), tuned on out-of-fold calibrated
@@ -298,6 +306,13 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
         elif binary and not 0.0 < float(self.threshold) < 1.0:
             raise ConfigError(f"a fixed threshold must be in (0, 1); got {self.threshold!r}.")
         costs = self._check_costs(len(classes)) if not binary else None
+        if not binary and self.threshold != _default_threshold():
+            raise ConfigError(
+                f"threshold={self.threshold!r} applies to binary problems only, and y has "
+                f"{len(classes)} classes {classes.tolist()}: a multiclass model predicts the most "
+                "probable class, or the cheapest under class_costs=. Pass class_costs to trade "
+                "classes off, and leave threshold at its default."
+            )
 
         self.features_ = self._extractor()
         F = self.features_.fit_transform(X)
