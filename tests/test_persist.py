@@ -158,3 +158,90 @@ def test_truncated_model_file_says_truncated(tmp_path, saved_model, keep):
     with pytest.raises(ModelFileError, match="is truncated") as err:
         load(cut)
     assert "Pickle" not in str(err.value)
+
+
+# ------------------------------------------------------------------------------ the feature cache
+def _two_class_images(n=24, seed=0):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    images = [rng.random((64, 64), dtype=np.float32) * (0.5 + 0.5 * (i % 2)) for i in range(n)]
+    return images, np.array(["a", "b"] * (n // 2))
+
+
+def _cached_model(cache_dir):
+    from xrayfeat import XrayClassifier
+
+    images, labels = _two_class_images()
+    features = {"families": ["intensity"], "image_size": 64, "progress": False}
+    return XrayClassifier(features=features, cv=2, memory=str(cache_dir)).fit(images, labels)
+
+
+def test_saved_model_carries_no_cache_path(tmp_path):
+    from xrayfeat import FeatureCache
+
+    cache_dir = tmp_path / "my-private-cache"
+    model = _cached_model(cache_dir)
+    path = save(model, tmp_path / "m.xrf")
+    with zipfile.ZipFile(path) as zf:
+        for name in zf.namelist():
+            assert b"my-private-cache" not in zf.read(name), name
+    assert model.memory == str(cache_dir)  # the fitted model itself is unchanged
+    loaded = load(path)
+    assert loaded.memory is None and loaded.features_.memory is None
+    before = FeatureCache(cache_dir).size()
+    images, _ = _two_class_images(6, seed=1)
+    import numpy as np
+
+    np.testing.assert_allclose(loaded.predict_proba(images), model.predict_proba(images), atol=1e-7)
+    assert FeatureCache(cache_dir).size() == before + 6  # only the in-memory model cached them
+
+
+def test_set_params_memory_none_is_honoured_at_predict(tmp_path):
+    from xrayfeat import FeatureCache
+
+    model = _cached_model(tmp_path / "cache")
+    before = FeatureCache(tmp_path / "cache").size()
+    model.set_params(memory=None)
+    images, _ = _two_class_images(6, seed=2)
+    model.predict_proba(images)
+    assert FeatureCache(tmp_path / "cache").size() == before
+    model.set_params(memory=str(tmp_path / "other"))
+    model.predict_proba(images)
+    assert FeatureCache(tmp_path / "other").size() == 6
+
+
+def _make_unwritable(path):
+    """chmod for ordinary users; root ignores modes, so mark the file immutable instead."""
+    import subprocess
+
+    if os.geteuid() != 0:
+        path.chmod(0o555 if path.is_dir() else 0o444)
+        return lambda: path.chmod(0o755 if path.is_dir() else 0o644)
+    if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+        pytest.skip("running as root and chattr +i is not available")
+    return lambda: subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+@pytest.mark.parametrize("what", ["file", "folder"])
+def test_prediction_never_needs_a_writable_cache(tmp_path, what):
+    import numpy as np
+
+    from xrayfeat import FeatureCache
+
+    cache_dir = tmp_path / "cache"
+    model = _cached_model(cache_dir)  # e.g. an old model file that still names its cache
+    FeatureCache(cache_dir).close()
+    images, _ = _two_class_images(6, seed=3)
+    expected = model.set_params(memory=None).predict_proba(images)
+    model.set_params(memory=str(cache_dir))
+    target = cache_dir / "xrayfeat-features.sqlite" if what == "file" else cache_dir
+    for side in cache_dir.glob("*-wal"):
+        side.unlink(missing_ok=True)
+    restore = _make_unwritable(target)
+    try:
+        with pytest.warns(UserWarning, match="not writable.*computed without it"):
+            got = model.predict_proba(images)
+    finally:
+        restore()
+    np.testing.assert_allclose(got, expected, atol=1e-7)

@@ -201,7 +201,14 @@ class FeatureCache:
             conn = sqlite3.connect(
                 str(self.path), timeout=self.timeout, isolation_level=None, check_same_thread=False
             )
+        except PermissionError as exc:
+            raise CacheError(
+                f"cannot create the feature cache at {str(self.path)!r}: {exc.strerror}; pass "
+                "memory=None or a writable memory= location.", kind="permission",
+            ) from None
         except (OSError, sqlite3.Error) as exc:
+            if isinstance(exc, sqlite3.Error):
+                raise self._error(exc) from None
             raise CacheError(f"cannot open the feature cache at {str(self.path)!r}: {exc}") from None
         conn.text_factory = _lenient_text
         conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
@@ -243,13 +250,13 @@ class FeatureCache:
             return CacheError(
                 f"the feature cache {str(self.path)!r} is not writable ({text}); check the "
                 "permissions of the file and its folder, or pass memory=None or another "
-                "memory= location."
+                "memory= location.", kind="permission",
             )
         if "malformed" in text or "not a database" in text or type(exc) is sqlite3.DatabaseError:
             return CacheError(
                 f"the feature cache {str(self.path)!r} is damaged or not an xrayfeat feature "
                 f"cache ({text}); delete that file (cached features are recomputed on the next "
-                "run) or pass another memory= location."
+                "run) or pass another memory= location.", kind="damaged",
             )
         return CacheError(f"feature cache {str(self.path)!r}: {text}.")
 

@@ -413,7 +413,13 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
     # ---------------------------------------------------------------- predict
     def _features(self, X) -> np.ndarray:
         check_is_fitted(self, "model_")
-        return self.features_.transform(list(X))
+        import copy
+
+        # The cache follows the model's current parameters (set_params(memory=None) used
+        # to have no effect: features_ kept the one it was fitted with).
+        extractor = copy.copy(self.features_)
+        extractor.memory = self._extractor().memory
+        return extractor.transform(list(X))
 
     def predict_proba(self, X) -> np.ndarray:
         """Calibrated class probabilities, shape (n, n_classes), in ``classes_`` order."""

@@ -70,4 +70,17 @@ class CacheError(ConfigError):
 
     A :class:`ConfigError` so that existing ``except ConfigError`` clauses keep
     working; the message names the file and what to do about it.
+
+    Attributes
+    ----------
+    kind : {"damaged", "permission", "other"}
+        "permission" when the file or its folder cannot be written (callers that
+        only want speed may then carry on without the cache).
     """
+
+    def __init__(self, message: str, kind: str = "other"):
+        super().__init__(message)
+        self.kind = kind
+
+    def __reduce__(self):
+        return (type(self), (str(self), self.kind))

@@ -59,6 +59,7 @@ import json
 import math
 import os
 import sys
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,7 +71,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._validation import Interval, Options, check_image, check_params
 from ._version import FEATURE_VERSION
 from .cache import FeatureCache, check_memory, config_digest, content_digest, entry_key
-from .exceptions import ConfigError, ImageReadError, XrayfeatError
+from .exceptions import CacheError, ConfigError, ImageReadError, XrayfeatError
 from .features import DEFAULT_FAMILIES, FeatureFamily, get_family
 from .preprocess import resize_to
 from .io import DEFAULT_MAX_PIXELS, _read, warn_damaged
@@ -686,6 +687,16 @@ def _run_batches(spec: _Spec, sources: Sequence[Any], batches: list[list[int]],
     yield from parallel(tasks)
 
 
+def _without_unwritable_cache(exc: CacheError) -> None:
+    """Carry on without a cache this process cannot write (it only saves time), saying so.
+
+    Prediction must never need a writable cache; a damaged one is still an error.
+    """
+    if exc.kind != "permission":
+        raise exc
+    warnings.warn(f"{exc} Features are computed without it.", UserWarning, stacklevel=4)
+
+
 def _extract(sources: list[Any], spec: _Spec, n_features: int, config_hash: str, *,
              memory: Any, n_jobs: int | None, progress: Any,
              batch_size: int | str) -> tuple[np.ndarray, ExtractionInfo]:
@@ -697,7 +708,10 @@ def _extract(sources: list[Any], spec: _Spec, n_features: int, config_hash: str,
     keys: list[str] = []
     if cache is not None:
         keys = [entry_key(content_digest(s), config_hash) for s in sources]
-        hits = cache.get_many(keys)
+        try:
+            hits = cache.get_many(keys)
+        except CacheError as exc:
+            cache, hits = _without_unwritable_cache(exc), {}
         for i, key in enumerate(keys):
             hit = hits.get(key)
             if hit is not None and hit[0].shape == (n_features,):
@@ -722,8 +736,11 @@ def _extract(sources: list[Any], spec: _Spec, n_features: int, config_hash: str,
                     out[pos] = vector
                     records[pos] = info
                 if cache is not None:
-                    cache.put_many((keys[pos], config_hash, vector, info)
-                                   for _, pos, vector, info in result)
+                    try:
+                        cache.put_many((keys[pos], config_hash, vector, info)
+                                       for _, pos, vector, info in result)
+                    except CacheError as exc:
+                        cache = _without_unwritable_cache(exc)
                 if bar is not None:
                     bar.update(len(result))
         finally:

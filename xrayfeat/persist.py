@@ -92,6 +92,25 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def _without_cache(model: Any) -> Any:
+    """A shallow copy of a fitted model that refers to no feature cache.
+
+    The fitting machine's cache path means nothing to whoever loads the file (it
+    made another user's predictions fail with "permission denied"); the loader
+    can set one with ``model.set_params(memory=...)``.
+    """
+    import copy
+
+    out = copy.copy(model)
+    out.memory = None
+    if isinstance(out.features, dict):
+        out.features = {k: v for k, v in out.features.items() if k != "memory"}
+    elif hasattr(out.features, "set_params"):
+        out.features = copy.copy(out.features).set_params(memory=None)
+    out.features_ = copy.copy(out.features_).set_params(memory=None)
+    return out
+
+
 def save(model: Any, path: str | os.PathLike) -> Path:
     """Save a fitted model to a safe skops file, atomically.
 
@@ -106,7 +125,8 @@ def save(model: Any, path: str | os.PathLike) -> Path:
     -------
     pathlib.Path
         The written file. It records the xrayfeat, scikit-learn and XGBoost
-        versions and the model's full configuration.
+        versions and the model's full configuration, except the feature cache
+        (``memory``), which is machine-specific and left out.
     """
     import skops.io as sio
 
@@ -115,6 +135,7 @@ def save(model: Any, path: str | os.PathLike) -> Path:
     if not isinstance(model, XrayClassifier) or not hasattr(model, "model_"):
         raise ModelFileError(f"only fitted xrayfeat models can be saved; got {type(model).__name__}.")
     path = Path(path)
+    model = _without_cache(model)
     config = json.dumps(model.get_params(deep=False), default=repr, sort_keys=True)
     payload = {
         "format": FORMAT,
