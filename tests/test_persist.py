@@ -245,3 +245,30 @@ def test_prediction_never_needs_a_writable_cache(tmp_path, what):
     finally:
         restore()
     np.testing.assert_allclose(got, expected, atol=1e-7)
+
+
+# ------------------------------------------------------------------------------ file size
+def test_svm_model_file_is_compact_and_predicts_the_same(tmp_path):
+    import numpy as np
+    import skops.io as sio
+    from sklearn.svm import SVC
+
+    from xrayfeat import XrayClassifier
+
+    images, labels = _two_class_images(40)
+    features = {"families": ["intensity", "lbp"], "image_size": 64, "progress": False}
+    model = XrayClassifier(classifier="svm", features=features, cv=2).fit(images, labels)
+    svcs = [c.estimator[-1] for c in model.model_.estimator_.calibrated_classifiers_]
+    assert all(isinstance(s, SVC) and s.support_vectors_.dtype == np.float64 for s in svcs)
+    plain = tmp_path / "plain.xrf"  # what save wrote before: float64, stored uncompressed
+    sio.dump({"model": model}, plain)
+    path = save(model, tmp_path / "m.xrf")
+    assert path.stat().st_size < 0.5 * plain.stat().st_size
+    with zipfile.ZipFile(path) as zf:
+        assert all(i.compress_type == zipfile.ZIP_DEFLATED for i in zf.infolist())
+    assert all(s.support_vectors_.dtype == np.float64 for s in svcs)  # the caller's model is untouched
+    loaded = load(path)
+    for s in (c.estimator[-1] for c in loaded.model_.estimator_.calibrated_classifiers_):
+        assert s.support_vectors_.dtype == np.float64  # libsvm needs float64 to predict
+    test, _ = _two_class_images(10, seed=5)
+    np.testing.assert_array_equal(loaded.predict_proba(test), model.predict_proba(test))

@@ -92,22 +92,71 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _without_cache(model: Any) -> Any:
-    """A shallow copy of a fitted model that refers to no feature cache.
+def _estimators(obj: Any, seen: set[int] | None = None):
+    """Every object with a ``__dict__`` reachable from ``obj`` through attributes and containers."""
+    seen = set() if seen is None else seen
+    if id(obj) in seen:
+        return
+    seen.add(id(obj))
+    if isinstance(obj, (list, tuple)):
+        for item in obj:
+            yield from _estimators(item, seen)
+    elif isinstance(obj, dict):
+        for item in obj.values():
+            yield from _estimators(item, seen)
+    elif hasattr(obj, "__dict__") and type(obj).__module__.split(".")[0] in ("sklearn", "xrayfeat"):
+        yield obj
+        for item in vars(obj).values():
+            yield from _estimators(item, seen)
+
+
+def _compact_support_vectors(model: Any) -> None:
+    """Store SVM support vectors as float32 where that loses nothing (in place).
+
+    They are rows of the standardised float32 feature matrix, held as float64 by
+    libsvm: half of every RBF-SVM model file was zero mantissa bits.
+    :func:`_restore_support_vectors` undoes it on load.
+    """
+    import numpy as np
+    from sklearn.svm._base import BaseLibSVM
+
+    for est in _estimators(model):
+        sv = getattr(est, "support_vectors_", None)
+        if isinstance(est, BaseLibSVM) and isinstance(sv, np.ndarray) and sv.dtype == np.float64:
+            small = sv.astype(np.float32)
+            if np.array_equal(small, sv):
+                est.support_vectors_ = small
+
+
+def _restore_support_vectors(model: Any) -> None:
+    """libsvm predicts only from float64 support vectors."""
+    import numpy as np
+    from sklearn.svm._base import BaseLibSVM
+
+    for est in _estimators(model):
+        sv = getattr(est, "support_vectors_", None)
+        if isinstance(est, BaseLibSVM) and isinstance(sv, np.ndarray) and sv.dtype == np.float32:
+            est.support_vectors_ = sv.astype(np.float64)
+
+
+def _for_saving(model: Any) -> Any:
+    """A copy of a fitted model ready for a file: no feature cache, compact arrays.
 
     The fitting machine's cache path means nothing to whoever loads the file (it
     made another user's predictions fail with "permission denied"); the loader
-    can set one with ``model.set_params(memory=...)``.
+    can set one with ``model.set_params(memory=...)``. The copy is deep because
+    the support vectors are changed in place.
     """
     import copy
 
-    out = copy.copy(model)
+    out = copy.deepcopy(model)
+    _compact_support_vectors(out)
     out.memory = None
     if isinstance(out.features, dict):
         out.features = {k: v for k, v in out.features.items() if k != "memory"}
     elif hasattr(out.features, "set_params"):
-        out.features = copy.copy(out.features).set_params(memory=None)
-    out.features_ = copy.copy(out.features_).set_params(memory=None)
+        out.features.set_params(memory=None)
+    out.features_.set_params(memory=None)
     return out
 
 
@@ -135,7 +184,7 @@ def save(model: Any, path: str | os.PathLike) -> Path:
     if not isinstance(model, XrayClassifier) or not hasattr(model, "model_"):
         raise ModelFileError(f"only fitted xrayfeat models can be saved; got {type(model).__name__}.")
     path = Path(path)
-    model = _without_cache(model)
+    model = _for_saving(model)
     config = json.dumps(model.get_params(deep=False), default=repr, sort_keys=True)
     payload = {
         "format": FORMAT,
@@ -149,7 +198,8 @@ def save(model: Any, path: str | os.PathLike) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        sio.dump(payload, tmp)
+        # Deflate: the schema (thousands of feature names) and float arrays shrink well.
+        sio.dump(payload, tmp, compression=zipfile.ZIP_DEFLATED, compresslevel=6)
         publish(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -243,5 +293,6 @@ def load(path: str | os.PathLike) -> Any:
             "predictions may differ slightly.", UserWarning, stacklevel=2,
         )
     model = payload["model"]
+    _restore_support_vectors(model)
     model.saved_versions_ = saved
     return model
