@@ -191,7 +191,7 @@ def test_bad_data(train, tmp_path):
 
 
 def test_unfitted_model_and_unreadable_image(model, tmp_path):
-    with pytest.raises(NotFittedError):
+    with pytest.raises(NotFittedError):  # scikit-learn's class, and xrayfeat's base class too
         XrayClassifier().predict(["a.jpeg"])
     with pytest.raises(ConfigError, match="expected a model from xrayfeat.fit"):
         xrayfeat.predict(object(), ["a.jpeg"])
@@ -253,3 +253,15 @@ def test_fit_is_independent_of_memory_and_n_jobs_on_real_images(tmp_path):
     held_back = np.setdiff1d(np.arange(len(ds.paths)), idx)[::400]
     test = ds.paths[held_back].tolist()
     np.testing.assert_allclose(other.predict_proba(test), plain.predict_proba(test), rtol=0, atol=1e-12)
+
+
+def test_not_fitted_is_an_xrayfeat_error():
+    from xrayfeat.extract import FeatureExtractor
+
+    for call in (lambda: XrayClassifier().predict_proba(["a.jpeg"]),
+                 lambda: XrayClassifier().labels_from_proba(np.zeros((1, 2))),
+                 lambda: FeatureExtractor().transform(["a.jpeg"]),
+                 lambda: FeatureExtractor().get_feature_names_out()):
+        with pytest.raises(xrayfeat.XrayfeatError, match="not fitted") as err:
+            call()
+        assert isinstance(err.value, xrayfeat.NotFittedError) and isinstance(err.value, NotFittedError)

@@ -56,6 +56,7 @@ _LAZY = {
     "predict": "api",
     "predict_proba": "api",
     "XrayClassifier": "classifier",
+    "NotFittedError": "_fitted",
     "save": "persist",
     "load": "persist",
     # evaluation

@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.utils.validation import check_is_fitted
 
+from ._fitted import check_is_fitted
 from ._validation import Interval, Options, check_params
 from .exceptions import ConfigError
 from .models import CLASSIFIERS, make_classifier

@@ -66,8 +66,8 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
 
+from ._fitted import check_is_fitted
 from ._validation import Interval, Options, check_image, check_params
 from ._version import FEATURE_VERSION
 from .cache import FeatureCache, check_memory, config_digest, content_digest, entry_key
