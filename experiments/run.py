@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from xrayfeat.exceptions import XrayfeatError
+from xrayfeat.exceptions import DatasetError, XrayfeatError
 
 from .config import config_hash, expand_pipelines, resolve_config
 from .store import RunDir, atomic_write, csv_text, read_json, write_json
@@ -116,6 +116,13 @@ def load_data(cfg: dict[str, Any]):
             train = full.split("train")
             if d["val"] == "train" and "val" in set(full.splits.tolist()):
                 train = full.subset(np.isin(full.splits, ["train", "val"]))
+            if d["root"] and "test" not in set(full.splits.tolist()):
+                raise DatasetError(
+                    f"--data {root} has no test/ split (splits present: "
+                    f"{sorted(str(s) for s in set(full.splits.tolist()) - {''})}). For a "
+                    f"cross-validation-only run use --train {root}; to score a test set, add "
+                    "test/ next to train/ or pass it with --test."
+                )
             test = full.split("test")
             label = "sample" if not d["root"] else root.name
             desc = ("embedded sample (xrayfeat.datasets.sample_path())" if not d["root"]

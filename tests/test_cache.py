@@ -221,3 +221,18 @@ def test_random_byte_flips_never_leak_sqlite_errors(tmp_path, seed):
     else:
         for key, (vec, _) in got.items():
             np.testing.assert_array_equal(vec, vecs[key])
+
+
+def test_read_only_cache_says_so_and_does_not_advise_deleting(tmp_path):
+    from _files import make_unwritable
+
+    cache = FeatureCache(tmp_path)
+    cache.put_many([("k", "c", np.ones(3), {})])
+    cache.close()
+    restore = make_unwritable(cache.path)
+    try:
+        with pytest.raises(CacheError, match="is not writable.*permissions") as err:
+            FeatureCache(tmp_path).size()
+    finally:
+        restore()
+    assert err.value.kind == "permission" and "delete" not in str(err.value)

@@ -211,21 +211,10 @@ def test_set_params_memory_none_is_honoured_at_predict(tmp_path):
     assert FeatureCache(tmp_path / "other").size() == 6
 
 
-def _make_unwritable(path):
-    """chmod for ordinary users; root ignores modes, so mark the file immutable instead."""
-    import subprocess
-
-    if os.geteuid() != 0:
-        path.chmod(0o555 if path.is_dir() else 0o444)
-        return lambda: path.chmod(0o755 if path.is_dir() else 0o644)
-    if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
-        pytest.skip("running as root and chattr +i is not available")
-    return lambda: subprocess.run(["chattr", "-i", str(path)], check=True)
-
-
 @pytest.mark.parametrize("what", ["file", "folder"])
 def test_prediction_never_needs_a_writable_cache(tmp_path, what):
     import numpy as np
+    from _files import make_unwritable
 
     from xrayfeat import FeatureCache
 
@@ -238,7 +227,7 @@ def test_prediction_never_needs_a_writable_cache(tmp_path, what):
     target = cache_dir / "xrayfeat-features.sqlite" if what == "file" else cache_dir
     for side in cache_dir.glob("*-wal"):
         side.unlink(missing_ok=True)
-    restore = _make_unwritable(target)
+    restore = make_unwritable(target)
     try:
         with pytest.warns(UserWarning, match="not writable.*computed without it"):
             got = model.predict_proba(images)

@@ -202,3 +202,17 @@ def test_learning_curve_subsets_are_nested():
     assert sizes == sorted(sizes) and sizes[0] < sizes[-1] == len(train)
     for c in train.class_names:  # every subset keeps both classes
         assert np.any(train.labels[sorted(_patient_subset(train, 0.1, orders))] == c)
+
+
+def test_data_root_without_test_split_suggests_a_cv_only_run(tmp_path, capsys):
+    import shutil
+
+    from xrayfeat.datasets import sample_path
+
+    root = tmp_path / "only-train"
+    shutil.copytree(Path(sample_path()) / "train", root / "train")
+    assert main(["--data", str(root), "--out", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert "has no test/ split (splits present: ['train'])" in err
+    assert f"--train {root}" in err and "np.str_" not in err
+    assert not (tmp_path / "runs").exists()  # nothing ran
