@@ -265,3 +265,64 @@ def test_not_fitted_is_an_xrayfeat_error():
         with pytest.raises(xrayfeat.XrayfeatError, match="not fitted") as err:
             call()
         assert isinstance(err.value, xrayfeat.NotFittedError) and isinstance(err.value, NotFittedError)
+
+
+# ------------------------------------------------------------------------------ predict_table
+def _folder_with_a_bad_image(tmp_path, test_split):
+    import shutil
+
+    import cv2
+
+    folder = tmp_path / "films"
+    folder.mkdir()
+    for p in test_split.paths[:8]:
+        shutil.copy(p, folder)
+    cv2.imwrite(str(folder / "dot.png"), np.zeros((1, 1), np.uint8))
+    return folder
+
+
+def test_predict_table_names_the_files_and_skips_unreadable_ones(model, test_split, tmp_path):
+    import csv
+
+    folder = _folder_with_a_bad_image(tmp_path, test_split)
+    with pytest.raises(ImageReadError, match="dot.png"):
+        xrayfeat.predict_table(model, folder)
+    with pytest.warns(UserWarning, match=r"skipped 1 unreadable image\(s\):.*dot.png.*1 x 1 pixels"):
+        table = xrayfeat.predict_table(model, folder, on_error="skip")
+    assert len(table.images) == 9 and table.classes == ["NORMAL", "PNEUMONIA"]
+    bad = table.images.index(str(folder / "dot.png"))
+    assert list(table.errors) == [bad] and table.labels[bad] is None and np.isnan(table.proba[bad]).all()
+    good = [p for p in table.images if not p.endswith("dot.png")]
+    keep = [i for i in range(9) if i != bad]
+    np.testing.assert_array_equal(table.labels[keep], model.predict(good))
+    np.testing.assert_allclose(table.proba[keep], model.predict_proba(good))
+    path = table.to_csv(tmp_path / "out" / "predictions.csv")
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ["image", "label", "p_NORMAL", "p_PNEUMONIA", "error"]
+    assert rows[bad]["label"] == "" and "1 x 1 pixels" in rows[bad]["error"]
+    assert rows[keep[0]]["image"] == good[0] and float(rows[keep[0]]["p_PNEUMONIA"]) == pytest.approx(
+        table.proba[keep[0], 1])
+
+
+def test_a_bad_image_stops_a_parallel_extraction_without_joblib_noise(test_split, tmp_path):
+    import gc
+    import warnings
+
+    from xrayfeat.extract import FeatureExtractor
+
+    folder = _folder_with_a_bad_image(tmp_path, test_split)
+    paths = [str(folder / "dot.png")] + [str(p) for p in test_split.paths]
+    fx = FeatureExtractor(**FAST, n_jobs=2, batch_size=2).fit()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        message = ""
+        try:
+            fx.transform(paths)
+        except ImageReadError as exc:
+            message = str(exc)
+        gc.collect()  # the abandoned joblib generator is closed once the traceback is gone
+    assert "dot.png" in message
+    assert not [w for w in caught if "cancelled" in str(w.message)], [str(w.message) for w in caught]
+    X, info = fx.transform_with_info(paths, on_error="skip")
+    assert list(info.errors) == [0] and np.isnan(X[0]).all() and np.isfinite(X[1:]).all()

@@ -55,6 +55,8 @@ _LAZY = {
     "fit": "api",
     "predict": "api",
     "predict_proba": "api",
+    "predict_table": "api",
+    "PredictionTable": "api",
     "XrayClassifier": "classifier",
     "NotFittedError": "_fitted",
     "save": "persist",

@@ -9,9 +9,11 @@ unreadable to colleagues. :func:`publish` gives the temporary file the mode
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
+from pathlib import Path
 
-__all__ = ["publish", "default_file_mode"]
+__all__ = ["publish", "default_file_mode", "write_text"]
 
 _UMASK_LOCK = threading.Lock()
 
@@ -38,3 +40,26 @@ def publish(tmp: str | os.PathLike, path: str | os.PathLike) -> None:
     """
     os.chmod(tmp, default_file_mode())
     os.replace(tmp, path)
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file and an atomic rename.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file; a crash never leaves it half-written.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        publish(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -440,14 +440,20 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
 
     # ---------------------------------------------------------------- predict
     def _features(self, X) -> np.ndarray:
+        return self._prediction_extractor().transform(list(X))
+
+    def _prediction_extractor(self):
+        """``features_`` with the cache the model's current parameters ask for.
+
+        set_params(memory=None) used to have no effect: features_ kept the cache it
+        was fitted with.
+        """
         check_is_fitted(self, "model_")
         import copy
 
-        # The cache follows the model's current parameters (set_params(memory=None) used
-        # to have no effect: features_ kept the one it was fitted with).
         extractor = copy.copy(self.features_)
         extractor.memory = self._extractor().memory
-        return extractor.transform(list(X))
+        return extractor
 
     def predict_proba(self, X) -> np.ndarray:
         """Calibrated class probabilities, shape (n, n_classes), in ``classes_`` order."""

@@ -161,6 +161,9 @@ class ExtractionInfo:
         Shape of the image as decoded (after reduced-resolution JPEG decoding).
     from_cache : ndarray of shape (n_images,), dtype bool
         True where the vector came from the cache.
+    errors : dict of int to str
+        With ``on_error="skip"``: position -> reason of every image that could
+        not be read or described (its row of X is NaN). Empty otherwise.
     """
 
     crop_box: np.ndarray
@@ -168,6 +171,7 @@ class ExtractionInfo:
     crop_reason: list[str]
     decoded_shape: np.ndarray
     from_cache: np.ndarray = field(repr=False)
+    errors: dict[int, str] = field(default_factory=dict, repr=False)
 
     @property
     def n_cached(self) -> int:
@@ -267,11 +271,13 @@ def compute_image_features(image: Any, spec: _Spec) -> tuple[np.ndarray, dict[st
     return vector, info
 
 
-def _compute_batch(spec: _Spec, items: Sequence[tuple[int, Any]]) -> list[tuple[Any, ...]]:
+def _compute_batch(spec: _Spec, items: Sequence[tuple[int, Any]],
+                   skip: bool = False) -> list[tuple[Any, ...]]:
     """Worker task: features of a batch of (position, source) pairs.
 
     Errors are returned as records rather than raised, because the library's
     exceptions do not survive pickling across process boundaries unchanged.
+    The batch stops at the first error unless ``skip`` is true.
     """
     import cv2
 
@@ -291,24 +297,37 @@ def _compute_batch(spec: _Spec, items: Sequence[tuple[int, Any]]) -> list[tuple[
                 if damage:
                     info["decode_warning"] = damage[0]
             except ImageReadError as exc:
-                return [("error", pos, "read", exc.path, exc.reason)]
+                record: tuple[Any, ...] = ("error", pos, "read", exc.path, exc.reason)
             except XrayfeatError as exc:
-                return [("error", pos, type(exc).__name__, path, str(exc))]
-            out.append(("ok", pos, vector, info))
+                record = ("error", pos, type(exc).__name__, path, str(exc))
+            else:
+                record = ("ok", pos, vector, info)
+            if record[0] == "error" and not skip:
+                return [record]
+            out.append(record)
     finally:
         cv2.setNumThreads(threads)
     return out
 
 
-def _raise_record(record: tuple[Any, ...]) -> None:
+def _record_error(record: tuple[Any, ...]) -> XrayfeatError:
     _, pos, kind, path, message = record
     if kind == "read":
-        raise ImageReadError(path, message)
+        return ImageReadError(path, message)
     where = f"image {path!r}" if path else f"image #{pos}"
     from . import exceptions
 
     cls = getattr(exceptions, kind, XrayfeatError)
-    raise cls(f"{where}: {message}")
+    return cls(f"{where}: {message}")
+
+
+def _raise_record(record: tuple[Any, ...]) -> None:
+    raise _record_error(record)
+
+
+def _record_message(record: tuple[Any, ...]) -> str:
+    """The message the error of a failed record would carry (it names the file)."""
+    return str(_record_error(record))
 
 
 # ------------------------------------------------------------------------------ inputs
@@ -626,8 +645,16 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         """
         return self.transform_with_info(X)[0]
 
-    def transform_with_info(self, X: Any) -> tuple[np.ndarray, ExtractionInfo]:
+    def transform_with_info(self, X: Any, *, on_error: str = "raise") -> tuple[np.ndarray, ExtractionInfo]:
         """Like :meth:`transform`, also returning per-image crop and cache information.
+
+        Parameters
+        ----------
+        X : sequence of paths or arrays
+            As :meth:`transform`.
+        on_error : {"raise", "skip"}, default="raise"
+            "skip": an image that cannot be read or described gets a row of NaN
+            and its reason in ``info.errors`` instead of aborting the whole call.
 
         Returns
         -------
@@ -638,6 +665,8 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
             cache too, so a warm run reports them without decoding anything.
         """
         check_is_fitted(self, "feature_names_out_")
+        check_params({"on_error": on_error}, {"on_error": [Options("raise", "skip")]},
+                     owner="transform_with_info")
         spec = getattr(self, "_spec", None)
         if spec is None:  # unpickled: rebuild, and never let new parameters use the fitted key
             spec = self._build_spec()
@@ -650,7 +679,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         return _extract(
             _as_sources(X), spec, self.n_features_out_, self.config_hash_,
             memory=self.memory, n_jobs=self.n_jobs, progress=self.progress,
-            batch_size=self.batch_size,
+            batch_size=self.batch_size, on_error=on_error,
         )
 
     def __sklearn_tags__(self) -> Any:
@@ -679,12 +708,21 @@ def _batches(positions: Sequence[int], batch_size: int | str, n_workers: int) ->
 
 
 def _run_batches(spec: _Spec, sources: Sequence[Any], batches: list[list[int]],
-                 n_jobs: int | None) -> Iterator[list[tuple[Any, ...]]]:
+                 n_jobs: int | None, skip: bool = False) -> Iterator[list[tuple[Any, ...]]]:
     from joblib import Parallel, delayed
 
-    tasks = (delayed(_compute_batch)(spec, [(i, sources[i]) for i in b]) for b in batches)
-    parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-    yield from parallel(tasks)
+    tasks = (delayed(_compute_batch)(spec, [(i, sources[i]) for i in b], skip) for b in batches)
+    results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(tasks)
+    try:
+        for result in results:  # not `yield from`: the close below must be ours
+            yield result
+    finally:
+        # Stopping early (an unreadable image is being raised) cancels the queued
+        # batches on purpose; joblib's advice about "unnecessary computation" is noise.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r".*tasks which were still being processed",
+                                    category=UserWarning)
+            results.close()
 
 
 def _without_unwritable_cache(exc: CacheError) -> None:
@@ -699,15 +737,23 @@ def _without_unwritable_cache(exc: CacheError) -> None:
 
 def _extract(sources: list[Any], spec: _Spec, n_features: int, config_hash: str, *,
              memory: Any, n_jobs: int | None, progress: Any,
-             batch_size: int | str) -> tuple[np.ndarray, ExtractionInfo]:
+             batch_size: int | str, on_error: str = "raise") -> tuple[np.ndarray, ExtractionInfo]:
     n = len(sources)
     out = np.empty((n, n_features), dtype=np.float32)
     records: list[Mapping[str, Any]] = [{}] * n
     from_cache = np.zeros(n, dtype=bool)
+    errors: dict[int, str] = {}
     cache = check_memory(memory)
     keys: list[str] = []
     if cache is not None:
-        keys = [entry_key(content_digest(s), config_hash) for s in sources]
+        for i, source in enumerate(sources):
+            try:
+                keys.append(entry_key(content_digest(source), config_hash))
+            except ImageReadError as exc:  # a missing or unopenable file
+                if on_error == "raise":
+                    raise
+                errors[i], out[i] = str(exc), np.nan
+                keys.append("")
         try:
             hits = cache.get_many(keys)
         except CacheError as exc:
@@ -718,7 +764,7 @@ def _extract(sources: list[Any], spec: _Spec, n_features: int, config_hash: str,
                 out[i] = hit[0]
                 records[i] = hit[1]
                 from_cache[i] = True
-    todo = np.flatnonzero(~from_cache).tolist()
+    todo = [i for i in np.flatnonzero(~from_cache).tolist() if i not in errors]
     if todo:
         from joblib import effective_n_jobs
 
@@ -729,9 +775,13 @@ def _extract(sources: list[Any], spec: _Spec, n_features: int, config_hash: str,
 
             bar = tqdm(total=len(todo), desc="xrayfeat features", unit="img", file=sys.stderr)
         try:
-            for result in _run_batches(spec, sources, batches, n_jobs):
-                if result and result[0][0] == "error":
+            for result in _run_batches(spec, sources, batches, n_jobs, on_error == "skip"):
+                if on_error == "raise" and result and result[0][0] == "error":
                     _raise_record(result[0])
+                for record in [r for r in result if r[0] == "error"]:
+                    errors[record[1]] = _record_message(record)
+                    out[record[1]] = np.nan
+                result = [r for r in result if r[0] == "ok"]
                 for _, pos, vector, info in result:
                     out[pos] = vector
                     records[pos] = info
@@ -748,7 +798,9 @@ def _extract(sources: list[Any], spec: _Spec, n_features: int, config_hash: str,
                 bar.close()
     warn_damaged([(sources[i], r["decode_warning"]) for i, r in enumerate(records)
                   if "decode_warning" in r])
-    return out, ExtractionInfo._from_records(records, from_cache)
+    info = ExtractionInfo._from_records(records, from_cache)
+    info.errors = dict(sorted(errors.items()))
+    return out, info
 
 
 def extract_features(X: Any, **params: Any) -> tuple[np.ndarray, ExtractionInfo]:
