@@ -347,6 +347,14 @@ def run(cfg: dict[str, Any], *, log: Log = _print) -> dict[str, Any]:
                                ece_bins=ev["ece_bins"])
             write_json(rd.path / "compare" / f"{cnn.name}.json", comp)
             comparisons.append(comp)
+    if ordered and not interrupted:
+        # Comparisons made by earlier runs of this folder stay in the report (a rerun without
+        # --compare used to drop them); the run folder's hash already pins the pipelines.
+        given = {c["name"] for c in comparisons}
+        for f in sorted((rd.path / "compare").glob("*.json")):
+            comp = read_json(f)
+            if comp.get("name") not in given:
+                comparisons.append(comp)
 
     figures: dict[str, str] = {}
     notes = list(data["notes"])
@@ -398,7 +406,7 @@ def run(cfg: dict[str, Any], *, log: Log = _print) -> dict[str, Any]:
         run=out, results=ordered, missing=missing, published=published, comparisons=comparisons,
         curve=curve, figures=figures, notes=notes))
     log("")
-    log(console_table(ordered, published, comparisons, comparable))
+    log(console_table(ordered, published, comparisons, comparable, data_given=bool(cfg["data"].get("root"))))
     log("")
     log(f"report: {rd.path / 'report.md'}")
     if interrupted:
