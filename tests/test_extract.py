@@ -305,6 +305,52 @@ def test_killed_run_resumes_without_losing_work(tmp_path, monkeypatch):
     np.testing.assert_array_equal(X, fresh.transform(paths))
 
 
+def _descendants(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        for task in Path(f"/proc/{todo.pop()}/task").glob("*"):
+            try:
+                kids = [int(k) for k in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            out += kids
+            todo += kids
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")  # a zombie has exited; only its reaper is missing
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_killed_parallel_run_leaves_no_workers_behind(tmp_path):
+    paths = _write_images(tmp_path / "imgs", 40)
+    script = tmp_path / "run.py"
+    script.write_text(textwrap.dedent(_KILLED_RUN).replace("batch_size=2,", "batch_size=2, n_jobs=2,"))
+    env = {**os.environ, "PYTHONPATH": str(Path(xrayfeat.__file__).parents[1])}
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "cache"), *paths],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    cache = FeatureCache(tmp_path / "cache")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (cache.path.exists() and cache.size() >= 4):
+        time.sleep(0.05)
+    workers = _descendants(proc.pid)
+    assert workers, "the extraction started no worker processes"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(w) for w in workers):
+        time.sleep(0.1)
+    left = [w for w in workers if _alive(w)]
+    for w in left:  # do not leak them into the rest of the test session
+        os.kill(w, signal.SIGKILL)
+    assert not left, f"{len(left)} of {len(workers)} worker processes outlived the killed run"
+
+
 # ------------------------------------------------------------------------------ crop / preprocess
 def test_crop_lungs_and_preprocess_integration(tmp_path):
     images = [synthetic_cxr(160, seed=s)[0] for s in range(3)]

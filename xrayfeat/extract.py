@@ -271,6 +271,38 @@ def compute_image_features(image: Any, spec: _Spec) -> tuple[np.ndarray, dict[st
     return vector, info
 
 
+_WATCHDOG_STARTED = False
+
+
+def _exit_with_parent() -> None:
+    """In a loky worker: exit as soon as the process that started it is gone.
+
+    loky keeps idle workers for 300 s and does not notice a parent killed with
+    SIGKILL: after ``kill -9`` of an extraction its workers lingered for minutes.
+    A daemon thread polls the parent pid (a dead parent's children are re-parented)
+    and ends the worker. Only loky workers are watched: the main process of a
+    sequential run must outlive a closed terminal when the user asked for that.
+    """
+    global _WATCHDOG_STARTED
+    import multiprocessing as mp
+
+    if _WATCHDOG_STARTED or not mp.current_process().name.startswith("LokyProcess"):
+        return
+    _WATCHDOG_STARTED = True
+    parent = os.getppid()
+
+    def watch() -> None:
+        import time
+
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    import threading
+
+    threading.Thread(target=watch, name="xrayfeat-parent-watchdog", daemon=True).start()
+
+
 def _compute_batch(spec: _Spec, items: Sequence[tuple[int, Any]],
                    skip: bool = False) -> list[tuple[Any, ...]]:
     """Worker task: features of a batch of (position, source) pairs.
@@ -281,6 +313,7 @@ def _compute_batch(spec: _Spec, items: Sequence[tuple[int, Any]],
     """
     import cv2
 
+    _exit_with_parent()
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
     out: list[tuple[Any, ...]] = []
