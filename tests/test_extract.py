@@ -328,27 +328,33 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
 def test_killed_parallel_run_leaves_no_workers_behind(tmp_path):
+    """Workers blocked on loky's queue outlived a kill -9 of their parent by minutes
+    (loky's 300 s idle timeout); a worker that never got a task must go too."""
     paths = _write_images(tmp_path / "imgs", 40)
     script = tmp_path / "run.py"
     script.write_text(textwrap.dedent(_KILLED_RUN).replace("batch_size=2,", "batch_size=2, n_jobs=2,"))
     env = {**os.environ, "PYTHONPATH": str(Path(xrayfeat.__file__).parents[1])}
-    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "cache"), *paths],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "cache"), *paths], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     cache = FeatureCache(tmp_path / "cache")
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (cache.path.exists() and cache.size() >= 4):
+    workers: list[int] = []
+    while time.monotonic() < deadline and not (len(workers) == 2 and cache.path.exists()
+                                               and cache.size() >= 4):
+        workers = [w for w in _descendants(proc.pid)
+                   if "LokyProcess" in Path(f"/proc/{w}/cmdline").read_text(errors="replace")]
         time.sleep(0.05)
-    workers = _descendants(proc.pid)
-    assert workers, "the extraction started no worker processes"
+    assert len(workers) == 2, "the extraction did not start its two workers"
+    everything = _descendants(proc.pid)  # the workers and loky's resource trackers
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(_alive(w) for w in workers):
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(_alive(w) for w in everything):
         time.sleep(0.1)
-    left = [w for w in workers if _alive(w)]
+    left = [w for w in everything if _alive(w)]
     for w in left:  # do not leak them into the rest of the test session
         os.kill(w, signal.SIGKILL)
-    assert not left, f"{len(left)} of {len(workers)} worker processes outlived the killed run"
+    assert not left, f"{len(left)} of {len(everything)} processes outlived the killed run"
 
 
 # ------------------------------------------------------------------------------ crop / preprocess

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from numbers import Real
 from typing import Any
 
@@ -73,17 +73,13 @@ def _one_blas_thread() -> Iterator[None]:
     One thread makes them bit-identical, and was also faster on a shared 2-core
     machine (14 s instead of 77 s for the out-of-fold fits of a third of the
     split). Only BLAS is limited here; OpenMP (XGBoost) keeps its threads in
-    this process.
+    this process. The workers also exit if this process is killed.
     """
-    from joblib import parallel_config
-    from joblib._parallel_backends import LokyBackend
-    from joblib.parallel import get_active_backend
     from threadpoolctl import threadpool_limits
 
-    backend, _ = get_active_backend()
-    workers = (parallel_config(backend="loky", inner_max_num_threads=1)
-               if isinstance(backend, LokyBackend) else nullcontext())
-    with threadpool_limits(limits=1, user_api="blas"), workers:
+    from .extract import loky_workers_exit_with_parent
+
+    with threadpool_limits(limits=1, user_api="blas"), loky_workers_exit_with_parent(inner_max_num_threads=1):
         yield
 
 

@@ -274,7 +274,34 @@ def compute_image_features(image: Any, spec: _Spec) -> tuple[np.ndarray, dict[st
 _WATCHDOG_STARTED = False
 
 
-def _exit_with_parent() -> None:
+def loky_workers_exit_with_parent(**backend_params: Any) -> Any:
+    """Context in which new loky workers run :func:`_exit_with_parent` as they start.
+
+    A worker that has not received a task yet must not outlive a killed parent
+    either. Other backends (threads, Dask) are left as configured.
+
+    Parameters
+    ----------
+    **backend_params
+        Further loky backend parameters (e.g. ``inner_max_num_threads``).
+    """
+    from contextlib import nullcontext
+
+    from joblib import parallel_config
+    from joblib._parallel_backends import LokyBackend
+    from joblib.parallel import get_active_backend
+
+    backend, _ = get_active_backend()
+    if not isinstance(backend, LokyBackend):
+        return nullcontext()
+    # The parent's pid is passed, not read in the worker: a worker still importing when
+    # the parent is killed would read the pid of the process that adopted it. Every
+    # caller passes the same initializer and pid, so loky keeps reusing its workers.
+    return parallel_config(backend="loky", initializer=_exit_with_parent, initargs=(os.getpid(),),
+                           **backend_params)
+
+
+def _exit_with_parent(parent: int | None = None) -> None:
     """In a loky worker: exit as soon as the process that started it is gone.
 
     loky keeps idle workers for 300 s and does not notice a parent killed with
@@ -289,7 +316,7 @@ def _exit_with_parent() -> None:
     if _WATCHDOG_STARTED or not mp.current_process().name.startswith("LokyProcess"):
         return
     _WATCHDOG_STARTED = True
-    parent = os.getppid()
+    parent = os.getppid() if parent is None else parent
 
     def watch() -> None:
         import time
@@ -745,7 +772,8 @@ def _run_batches(spec: _Spec, sources: Sequence[Any], batches: list[list[int]],
     from joblib import Parallel, delayed
 
     tasks = (delayed(_compute_batch)(spec, [(i, sources[i]) for i in b], skip) for b in batches)
-    results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(tasks)
+    with loky_workers_exit_with_parent():
+        results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(tasks)
     try:
         for result in results:  # not `yield from`: the close below must be ours
             yield result
