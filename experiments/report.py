@@ -243,9 +243,9 @@ def markdown_report(*, run: dict[str, Any], results: list[dict[str, Any]], missi
                 "These numbers are copied from the papers cited below; xrayfeat did not train or run these "
                 "models. They are shown beside our pipelines for orientation.", ""]
         if not comparable:
-            hint = _official_split_hint(bool(cfg["data"].get("root")))
+            hint = _official_split_hint(bool(cfg["data"].get("root"))).replace("--data", "`--data`")
             out += [f"> Not comparable with this run: our test set has {results[0]['n_test']} images, the papers "
-                    f"use the official {OFFICIAL_TEST_SIZE}-image test split; {hint.replace('--data', '`--data`')}.", ""]
+                    f"use the official {OFFICIAL_TEST_SIZE}-image test split; {hint}.", ""]
         pkeys = (["roc_auc", "accuracy", "sensitivity", "specificity"] if len(classes) == 2
                  else ["bv_roc_auc", "bv_accuracy"])
         rows = []
