@@ -277,8 +277,22 @@ def predict_table(model: XrayClassifier, images: Any, *, on_error: str = "raise"
 
     Examples
     --------
-    >>> table = xrayfeat.predict_table(model, "new_films/", on_error="skip")  # doctest: +SKIP
-    >>> table.to_csv("predictions.csv")  # doctest: +SKIP
+    >>> import warnings
+    >>> import numpy as np
+    >>> import xrayfeat
+    >>> rng = np.random.default_rng(0)
+    >>> films = [rng.random((64, 64), dtype=np.float32) * (0.5 + 0.5 * (i % 2)) for i in range(24)]
+    >>> model = xrayfeat.XrayClassifier(cv=2, features={"families": ["intensity"], "image_size": 64,
+    ...                                                 "progress": False}).fit(films, ["a", "b"] * 12)
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")  # "skipped 1 unreadable image(s): ..."
+    ...     table = xrayfeat.predict_table(model, films[:2] + [np.zeros((4, 4))], on_error="skip")
+    >>> table.labels.tolist(), table.images[2]
+    (['a', 'b', None], '<array 2>')
+    >>> table.errors[2]  # doctest: +ELLIPSIS
+    'cannot read image array input: image is only 4 x 4 pixels; ...'
+
+    With files, ``table.to_csv("predictions.csv")`` writes one row per image.
     """
     model = _check_model(model)
     if on_error not in ("raise", "skip"):
