@@ -53,21 +53,30 @@ def _save(fig, path: Path, dpi: int) -> Path:
     return path
 
 
+# The part of ROC space where good chest X-ray models differ: at full scale their
+# curves overlap in the top-left corner.
+_ROC_ZOOM = {"fpr": (0.0, 0.3), "tpr": (0.7, 1.0)}
+
+
 def _curves(models: dict[str, dict], y: np.ndarray, classes: list[str], path: Path, dpi: int,
             kind: str) -> Path:
-    from sklearn.metrics import precision_recall_curve, roc_curve
+    from sklearn.metrics import auc, precision_recall_curve, roc_curve
 
     targets = [POSITIVE] if len(classes) == 2 else classes
-    fig = _figure(figsize=(5.2 * len(targets), 4.6))
-    axes = np.atleast_1d(fig.subplots(1, len(targets)))
-    for ax, cls in zip(axes, targets):
+    # ROC: each target gets the full curve and a zoom on its top-left corner.
+    per = 2 if kind == "roc" else 1
+    fig = _figure(figsize=(5.2 * len(targets) * per, 4.6))
+    panels = np.atleast_1d(fig.subplots(1, len(targets) * per))
+    for t, cls in enumerate(targets):
+        ax = panels[t * per]
         j = classes.index(cls)
         truth = (y == cls).astype(int)
         for name, m in models.items():
             style = "--" if m.get("external") else "-"
             if kind == "roc":
                 fpr, tpr, _ = roc_curve(truth, m["proba"][:, j])
-                ax.plot(fpr, tpr, style, lw=1.2, label=name)
+                ax.plot(fpr, tpr, style, lw=1.2, label=f"{name} (AUC {auc(fpr, tpr):.3f})")
+                panels[t * per + 1].plot(fpr, tpr, style, lw=1.2, color=ax.lines[-1].get_color())
             else:
                 prec, rec, _ = precision_recall_curve(truth, m["proba"][:, j])
                 ax.plot(rec, prec, style, lw=1.2, label=name)
@@ -75,7 +84,8 @@ def _curves(models: dict[str, dict], y: np.ndarray, classes: list[str], path: Pa
                 pred = m["proba"][:, j] >= m["threshold"]
                 sens = pred[truth == 1].mean()
                 if kind == "roc":
-                    ax.plot(1 - (~pred[truth == 0]).mean(), sens, "o", ms=4, color=ax.lines[-1].get_color())
+                    for a in (ax, panels[t * per + 1]):
+                        a.plot(1 - (~pred[truth == 0]).mean(), sens, "o", ms=4, color=ax.lines[-1].get_color())
                 elif pred.any():
                     ax.plot(sens, truth[pred].mean(), "o", ms=4, color=ax.lines[-1].get_color())
         if kind == "roc":
@@ -92,13 +102,23 @@ def _curves(models: dict[str, dict], y: np.ndarray, classes: list[str], path: Pa
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1.02)
         ax.legend(fontsize=6, loc="lower right" if kind == "roc" else "lower left")
+        if kind == "roc":
+            zoom = panels[t * per + 1]
+            zoom.set_xlim(*_ROC_ZOOM["fpr"])
+            zoom.set_ylim(*_ROC_ZOOM["tpr"])
+            zoom.grid(True, lw=0.3)
+            zoom.set_xlabel("1 - specificity")
+            zoom.set_ylabel("sensitivity")
+            zoom.set_title(f"ROC, {cls}: top-left corner", fontsize=9)
     return _save(fig, path, dpi)
 
 
 def _calibration(models: dict[str, dict], y: np.ndarray, classes: list[str], path: Path, dpi: int,
                  n_bins: int) -> Path:
-    fig = _figure(figsize=(5.2, 4.8))
-    ax = fig.subplots()
+    fig = _figure(figsize=(5.2, 6.0))
+    # Below the diagram, how many images each bin holds: a far-off point on 3 images
+    # says little, and the counts show where the model puts its probabilities.
+    ax, counts = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     ax.plot([0, 1], [0, 1], ":", color="grey", lw=0.8)
     for name, m in models.items():
         if len(classes) == 2:
@@ -110,11 +130,16 @@ def _calibration(models: dict[str, dict], y: np.ndarray, classes: list[str], pat
         style = "--o" if m.get("external") else "-o"
         ax.plot(bins["mean_confidence"], bins["accuracy"], style, ms=3, lw=1.0,
                 label=f"{name} (ECE {bins['ece']:.3f})")
+        centres = (np.asarray(bins["bin_lower"]) + np.asarray(bins["bin_upper"])) / 2
+        counts.plot(centres, bins["count"], style, ms=3, lw=1.0, drawstyle="steps-mid",
+                    color=ax.lines[-1].get_color())
+    counts.set_ylabel("images per bin", fontsize=8)
+    counts.set_yscale("symlog", linthresh=10)
     if len(classes) == 2:
-        ax.set_xlabel("predicted P(pneumonia)")
+        counts.set_xlabel("predicted P(pneumonia)")
         ax.set_ylabel("observed fraction with pneumonia")
     else:
-        ax.set_xlabel("confidence (largest class probability)")
+        counts.set_xlabel("confidence (largest class probability)")
         ax.set_ylabel("fraction correct")
     ax.set_title("Reliability on the test split", fontsize=9)
     ax.legend(fontsize=6, loc="upper left")
@@ -171,6 +196,12 @@ def _learning(curve: dict[str, Any], path: Path, dpi: int) -> Path | None:
         if any(v is not None for v in vals):
             ax.plot(n, [np.nan if v is None else v for v in vals], "-o", ms=4, label=label)
     ax.set_xscale("log")
+    # Tick the subset sizes themselves in plain numbers (log axes print "2x10^2").
+    from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter
+
+    ax.xaxis.set_major_locator(FixedLocator(n))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xlabel("training images (patient subsets, log scale)")
     ax.set_title(f"Learning curve: {curve['pipeline']}", fontsize=9)
     ax.legend(fontsize=7)

@@ -23,7 +23,7 @@ _LABEL = {
 
 def _label(key: str) -> str:
     if key.startswith("recall_"):
-        return f"Rec {key[7:].title()[:4]}"
+        return f"Recall {key[7:].title()}"  # whole class names: "Rec Viru" read as a typo
     return _LABEL.get(key, key)
 
 
@@ -116,8 +116,16 @@ def _main_keys(classes: list[str]) -> list[str]:
     return ["roc_auc", "accuracy", "macro_f1", *[f"recall_{c}" for c in classes]]
 
 
+def _official_split_hint(data_given: bool) -> str:
+    """What to do about a test set that is not the official one (not "--data" if it was given)."""
+    if data_given:
+        return (f"the folder's test/ split is not the official {OFFICIAL_TEST_SIZE}-image one, so the "
+                "published numbers do not apply")
+    return "run with --data on the Kaggle folder"
+
+
 def console_table(results: list[dict[str, Any]], published: list[dict[str, Any]],
-                  comparisons: list[dict[str, Any]], comparable: bool) -> str:
+                  comparisons: list[dict[str, Any]], comparable: bool, data_given: bool = False) -> str:
     """Test metrics of every pipeline, compared CNNs and published CNNs, as plain text."""
     if not results:
         return "(no finished pipeline)"
@@ -145,7 +153,8 @@ def console_table(results: list[dict[str, Any]], published: list[dict[str, Any]]
         lines += _table(["model (REPORTED, NOT RERUN)"] + [_label(k) for k in pkeys], prow)
         if not comparable:
             lines.append(f"Not comparable: this run's test set has {results[0]['n_test']} images, the papers "
-                         f"use the official {OFFICIAL_TEST_SIZE}-image test split (run with --data).")
+                         f"use the official {OFFICIAL_TEST_SIZE}-image test split "
+                         f"({_official_split_hint(data_given)}).")
     return "\n".join(lines)
 
 
@@ -260,8 +269,9 @@ def markdown_report(*, run: dict[str, Any], results: list[dict[str, Any]], missi
                 "These numbers are copied from the papers cited below; xrayfeat did not train or run these "
                 "models. They are shown beside our pipelines for orientation.", ""]
         if not comparable:
+            hint = _official_split_hint(bool(cfg["data"].get("root"))).replace("--data", "`--data`")
             out += [f"> Not comparable with this run: our test set has {results[0]['n_test']} images, the papers "
-                    f"use the official {OFFICIAL_TEST_SIZE}-image test split. Run with `--data` on the Kaggle folder.", ""]
+                    f"use the official {OFFICIAL_TEST_SIZE}-image test split; {hint}.", ""]
         pkeys = (["roc_auc", "accuracy", "sensitivity", "specificity"] if len(classes) == 2
                  else ["bv_roc_auc", "bv_accuracy"])
         rows = []
@@ -288,8 +298,8 @@ def markdown_report(*, run: dict[str, Any], results: list[dict[str, Any]], missi
             out += [f"### {c['name']} (`{c['file']}`, {thr})", ""]
             main = _main_keys(classes)
             out += _table([_label(k) for k in main], [[_ci(c, k) for k in main]])
-            out += ["", "Paired tests, differences are CNN minus pipeline (positive: the CNN is better, except "
-                    "for Brier/ECE). McNemar b = CNN right & pipeline wrong, c = the reverse.", ""]
+            out += ["", "Paired tests, differences are CNN minus pipeline (positive: the CNN is better). "
+                    "McNemar b = CNN right & pipeline wrong, c = the reverse.", ""]
             out += _pairs_md(c, classes)
             out.append("")
 

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from xrayfeat.exceptions import XrayfeatError
+from xrayfeat.exceptions import DatasetError, XrayfeatError
 
 from .config import config_hash, expand_pipelines, resolve_config
 from .store import RunDir, atomic_write, csv_text, read_json, write_json
@@ -116,6 +116,13 @@ def load_data(cfg: dict[str, Any]):
             train = full.split("train")
             if d["val"] == "train" and "val" in set(full.splits.tolist()):
                 train = full.subset(np.isin(full.splits, ["train", "val"]))
+            if d["root"] and "test" not in set(full.splits.tolist()):
+                raise DatasetError(
+                    f"--data {root} has no test/ split (splits present: "
+                    f"{sorted(str(s) for s in set(full.splits.tolist()) - {''})}). For a "
+                    f"cross-validation-only run use --train {root}; to score a test set, add "
+                    "test/ next to train/ or pass it with --test."
+                )
             test = full.split("test")
             label = "sample" if not d["root"] else root.name
             desc = ("embedded sample (xrayfeat.datasets.sample_path())" if not d["root"]
@@ -356,6 +363,14 @@ def run(cfg: dict[str, Any], *, log: Log = _print) -> dict[str, Any]:
                                ece_bins=ev["ece_bins"])
             write_json(rd.path / "compare" / f"{cnn.name}.json", comp)
             comparisons.append(comp)
+    if ordered and not interrupted:
+        # Comparisons made by earlier runs of this folder stay in the report (a rerun without
+        # --compare used to drop them); the run folder's hash already pins the pipelines.
+        given = {c["name"] for c in comparisons}
+        for f in sorted((rd.path / "compare").glob("*.json")):
+            comp = read_json(f)
+            if comp.get("name") not in given:
+                comparisons.append(comp)
 
     figures: dict[str, str] = {}
     notes = list(data["notes"])
@@ -408,7 +423,7 @@ def run(cfg: dict[str, Any], *, log: Log = _print) -> dict[str, Any]:
         run=out, results=ordered, missing=missing, published=published, comparisons=comparisons,
         curve=curve, shortcuts=shortcuts, figures=figures, notes=notes))
     log("")
-    log(console_table(ordered, published, comparisons, comparable))
+    log(console_table(ordered, published, comparisons, comparable, data_given=bool(cfg["data"].get("root"))))
     log("")
     log(f"report: {rd.path / 'report.md'}")
     if interrupted:

@@ -23,12 +23,13 @@ import csv
 import io
 import json
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from xrayfeat._atomic import write_text
 
 __all__ = ["atomic_write", "write_json", "read_json", "RunDir"]
 
@@ -45,19 +46,7 @@ def _default(obj: Any) -> Any:
 
 def atomic_write(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` to ``path`` through a temporary file and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text(path, text)
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:

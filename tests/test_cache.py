@@ -18,7 +18,7 @@ from xrayfeat.cache import (
     content_digest,
     entry_key,
 )
-from xrayfeat.exceptions import ConfigError, ImageReadError
+from xrayfeat.exceptions import CacheError, ConfigError, ImageReadError
 
 
 def test_roundtrip_size_info_clear(tmp_path):
@@ -61,7 +61,7 @@ def test_pickled_cache_reconnects(tmp_path):
 def test_not_a_database_is_a_clear_error(tmp_path):
     bad = tmp_path / "junk.sqlite"
     bad.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(ConfigError, match="not a usable xrayfeat feature cache"):
+    with pytest.raises(ConfigError, match="damaged or not an xrayfeat feature cache.*delete that file"):
         FeatureCache(bad).size()
     with pytest.raises(ConfigError, match="location must be a path"):
         FeatureCache(3)  # type: ignore[arg-type]
@@ -158,3 +158,81 @@ def test_two_processes_write_concurrently(tmp_path):
         got = cache.get_many(keys)
     assert len(got) == 200
     assert all(got[f"w{w}-{i}"][0][0] == w + i for w in range(2) for i in range(100))
+
+
+# ------------------------------------------------------------------------------ damaged files
+def _filled_cache(folder, n=200):
+    cache = FeatureCache(folder)
+    rng = np.random.default_rng(0)
+    vecs = {f"k{i}": rng.random(300).astype(np.float32) for i in range(n)}
+    cache.put_many([(k, "cfg", v, {"crop_reason": "", "shape": [224, 224]}) for k, v in vecs.items()])
+    cache.close()
+    with sqlite3.connect(cache.path) as conn:  # move every row from the WAL into the file
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return cache, vecs
+
+
+def test_invalid_utf8_in_a_row_is_recomputed_not_a_crash(tmp_path):
+    # One flipped byte in an 'info' text made sqlite3 raise "Could not decode to UTF-8
+    # column 'info'" before the per-row checksum could reject the row.
+    cache, vecs = _filled_cache(tmp_path, n=3)
+    raw = bytearray(cache.path.read_bytes())
+    at = raw.index(b'"crop_reason"')
+    raw[at + 2] = 0xFF
+    cache.path.write_bytes(bytes(raw))
+    with pytest.warns(CacheCorruptionWarning, match="1 corrupt entry"):
+        got = FeatureCache(tmp_path).get_many(list(vecs))
+    assert len(got) == 2
+    for key, (vec, _) in got.items():
+        np.testing.assert_array_equal(vec, vecs[key])
+
+
+def test_zeroed_page_loses_only_its_rows(tmp_path):
+    cache, vecs = _filled_cache(tmp_path)
+    raw = bytearray(cache.path.read_bytes())
+    page = 4096
+    raw[40 * page:41 * page] = bytes(page)  # a leaf page of the features table
+    cache.path.write_bytes(bytes(raw))
+    with pytest.warns(CacheCorruptionWarning, match="unreadable"):
+        got = FeatureCache(tmp_path).get_many(list(vecs))
+    assert 0 < len(got) < len(vecs)
+    for key, (vec, _) in got.items():
+        np.testing.assert_array_equal(vec, vecs[key])
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_byte_flips_never_leak_sqlite_errors(tmp_path, seed):
+    """200 random byte flips: intact rows come back intact, the rest is a warning or a
+    CacheError naming the file, never a bare sqlite3 error."""
+    cache, vecs = _filled_cache(tmp_path)
+    raw = bytearray(cache.path.read_bytes())
+    rng = np.random.default_rng(seed)
+    for pos in rng.integers(100, len(raw), 200):
+        raw[pos] ^= 1 << int(rng.integers(8))
+    cache.path.write_bytes(bytes(raw))
+    damaged = FeatureCache(tmp_path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CacheCorruptionWarning)
+            got = damaged.get_many(list(vecs))
+            damaged.put_many([(k, "cfg", vecs[k], {}) for k in vecs if k not in got])
+    except CacheError as exc:
+        assert str(cache.path) in str(exc) and "delete that file" in str(exc)
+    else:
+        for key, (vec, _) in got.items():
+            np.testing.assert_array_equal(vec, vecs[key])
+
+
+def test_read_only_cache_says_so_and_does_not_advise_deleting(tmp_path):
+    from _files import make_unwritable
+
+    cache = FeatureCache(tmp_path)
+    cache.put_many([("k", "c", np.ones(3), {})])
+    cache.close()
+    restore = make_unwritable(cache.path)
+    try:
+        with pytest.raises(CacheError, match="is not writable.*permissions") as err:
+            FeatureCache(tmp_path).size()
+    finally:
+        restore()
+    assert err.value.kind == "permission" and "delete" not in str(err.value)

@@ -272,3 +272,13 @@ def test_embedded_sample():
     assert size < 2_000_000
     assert "CC BY 4.0" in (root / "README.md").read_text() and "rscbjbr9sj" in SAMPLE_CITATION
     assert list(load_sample(split="train").class_names) == ["NORMAL", "PNEUMONIA"]
+
+
+def test_missing_split_message_lists_plain_split_names(tmp_path):
+    import shutil
+
+    from xrayfeat.datasets import sample_path
+
+    shutil.copytree(Path(sample_path()) / "train", tmp_path / "train")
+    with pytest.raises(DatasetError, match=r"no 'test' split; splits present: \['train'\]\.$"):
+        load_dataset(tmp_path).split("test")

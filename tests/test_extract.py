@@ -236,6 +236,31 @@ def test_corrupt_entry_is_recomputed(images, tmp_path, monkeypatch):
     np.testing.assert_array_equal(X, X2)
 
 
+
+def test_damaged_cache_file_is_recomputed_on_the_next_runs(images, tmp_path, monkeypatch):
+    """A byte flipped to invalid UTF-8 inside the file (not through SQL) broke every rerun."""
+    import sqlite3
+
+    fx = FeatureExtractor(families=["intensity"], memory=tmp_path, **SMALL).fit()
+    X = fx.transform(images[:4])
+    path = FeatureCache(tmp_path).path
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    raw = bytearray(path.read_bytes())
+    raw[raw.index(b'"crop_reason"') + 2] = 0xFF
+    path.write_bytes(bytes(raw))
+    counter = _Counter(monkeypatch)
+    fx = FeatureExtractor(families=["intensity"], memory=tmp_path, **SMALL).fit()
+    with pytest.warns(UserWarning, match="1 corrupt entry"):
+        X2 = fx.transform(images[:4])
+    assert counter.calls == 1
+    np.testing.assert_array_equal(X, X2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the recomputed row replaced the damaged one
+        np.testing.assert_array_equal(X, fx.transform(images[:4]))
+    assert counter.calls == 1
+
+
 _KILLED_RUN = """
 import sys, time
 import xrayfeat.extract as ex
@@ -278,6 +303,58 @@ def test_killed_run_resumes_without_losing_work(tmp_path, monkeypatch):
     assert counter.calls == 40 - done == info.n_computed
     fresh = FeatureExtractor(families=["intensity", "lbp"], image_size=64, progress=False).fit()
     np.testing.assert_array_equal(X, fresh.transform(paths))
+
+
+def _descendants(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        for task in Path(f"/proc/{todo.pop()}/task").glob("*"):
+            try:
+                kids = [int(k) for k in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            out += kids
+            todo += kids
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")  # a zombie has exited; only its reaper is missing
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_killed_parallel_run_leaves_no_workers_behind(tmp_path):
+    """Workers blocked on loky's queue outlived a kill -9 of their parent by minutes
+    (loky's 300 s idle timeout); a worker that never got a task must go too."""
+    paths = _write_images(tmp_path / "imgs", 40)
+    script = tmp_path / "run.py"
+    script.write_text(textwrap.dedent(_KILLED_RUN).replace("batch_size=2,", "batch_size=2, n_jobs=2,"))
+    env = {**os.environ, "PYTHONPATH": str(Path(xrayfeat.__file__).parents[1])}
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "cache"), *paths], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cache = FeatureCache(tmp_path / "cache")
+    deadline = time.monotonic() + 60
+    workers: list[int] = []
+    while time.monotonic() < deadline and not (len(workers) == 2 and cache.path.exists()
+                                               and cache.size() >= 4):
+        workers = [w for w in _descendants(proc.pid)
+                   if "LokyProcess" in Path(f"/proc/{w}/cmdline").read_text(errors="replace")]
+        time.sleep(0.05)
+    assert len(workers) == 2, "the extraction did not start its two workers"
+    everything = _descendants(proc.pid)  # the workers and loky's resource trackers
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(_alive(w) for w in everything):
+        time.sleep(0.1)
+    left = [w for w in everything if _alive(w)]
+    for w in left:  # do not leak them into the rest of the test session
+        os.kill(w, signal.SIGKILL)
+    assert not left, f"{len(left)} of {len(everything)} processes outlived the killed run"
 
 
 # ------------------------------------------------------------------------------ crop / preprocess

@@ -267,3 +267,73 @@ def test_real_fullres_originals_read_as_grey():
         assert 0.05 < float(img.mean()) < 0.95  # a radiograph, not a blank
         small = read_image(p, target_size=224)
         assert min(small.shape) >= 224 and small.shape[0] <= img.shape[0]
+
+
+# ------------------------------------------------------------------------------ appended bytes
+def _real_jpeg(tmp_path: Path) -> bytes:
+    return _write(tmp_path / "src.jpeg", (_gradient(300, 300) * 255).astype(np.uint8)).read_bytes()
+
+
+@pytest.mark.parametrize("extra", [100, 5000, 200_000])
+def test_jpeg_with_appended_bytes_is_read_like_the_original(tmp_path, extra):
+    # Cameras and PACS exports append data after the end-of-image marker; only the
+    # last 4,096 bytes used to be searched for it.
+    data = _real_jpeg(tmp_path)
+    trailing = tmp_path / "trailing.jpeg"
+    trailing.write_bytes(data + np.random.default_rng(0).integers(0, 256, extra, np.uint8).tobytes())
+    np.testing.assert_array_equal(read_image(trailing), read_image(tmp_path / "src.jpeg"))
+
+
+def test_truncated_jpeg_with_a_thumbnail_end_marker_is_still_truncated(tmp_path):
+    # An EXIF-style APP1 segment holding FF D9 (a thumbnail's end) must not count as the end.
+    data = _real_jpeg(tmp_path)
+    app1 = b"Exif\x00\x00" + b"\xff\xd8thumb\xff\xd9"
+    with_thumb = data[:2] + b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1 + data[2:]
+    (tmp_path / "thumb.jpeg").write_bytes(with_thumb)
+    assert read_image(tmp_path / "thumb.jpeg").shape == (300, 300)
+    (tmp_path / "cut.jpeg").write_bytes(with_thumb[: len(with_thumb) // 2])
+    with pytest.raises(ImageReadError, match="truncated JPEG"):
+        read_image(tmp_path / "cut.jpeg")
+
+
+def test_png_with_appended_bytes_is_read(tmp_path):
+    png = _write(tmp_path / "a.png", (_gradient(64, 64) * 255).astype(np.uint8)).read_bytes()
+    (tmp_path / "b.png").write_bytes(png + b"\x00" * 300)
+    np.testing.assert_array_equal(read_image(tmp_path / "b.png"), read_image(tmp_path / "a.png"))
+
+
+# ------------------------------------------------------------------------------ damaged entropy data
+def _damaged_jpeg(tmp_path: Path) -> Path:
+    """A JPEG whose scan is cut in the middle but still ends with FF D9: libjpeg decodes
+    it, fills the rest in grey and prints "premature end of data segment" to stderr."""
+    data = _real_jpeg(tmp_path)
+    sos = data.index(b"\xff\xda")
+    path = tmp_path / "damaged.jpeg"
+    path.write_bytes(data[: sos + (len(data) - sos) // 2] + b"\xff\xd9")
+    return path
+
+
+def test_damaged_jpeg_warns_naming_the_file(tmp_path, capfd):
+    from xrayfeat import CorruptImageWarning
+
+    path = _damaged_jpeg(tmp_path)
+    with pytest.warns(CorruptImageWarning, match="damaged.jpeg.*premature end of data segment"):
+        image = read_image(path)
+    assert image.shape == (300, 300)
+    assert "Corrupt JPEG" not in capfd.readouterr().err  # no anonymous libjpeg line left over
+    with pytest.raises(ImageReadError, match="premature end of data segment") as err:
+        read_image(path, strict=True)
+    assert err.value.path == str(path)
+
+
+@pytest.mark.parametrize("n_jobs", [None, 2])
+def test_damaged_jpeg_warns_through_the_extractor_and_its_cache(tmp_path, n_jobs):
+    from xrayfeat import CorruptImageWarning, FeatureExtractor
+
+    path = _damaged_jpeg(tmp_path)
+    good = tmp_path / "src.jpeg"
+    fx = FeatureExtractor(families=["intensity"], image_size=64, progress=False, n_jobs=n_jobs,
+                          memory=tmp_path / "cache").fit()
+    for _ in range(2):  # cold (a worker process decodes it), then warm (from the cache)
+        with pytest.warns(CorruptImageWarning, match=r"1 image\(s\) decoded from damaged data.*damaged.jpeg"):
+            fx.transform([str(good), str(path)])

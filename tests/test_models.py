@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
@@ -139,14 +141,21 @@ def test_three_class_model_and_costs(train):
     assert (cautious.predict(test.paths) == "NORMAL").sum() < (m.predict(test.paths) == "NORMAL").sum()
 
 
-@pytest.mark.parametrize("threshold", ["balanced_accuracy", 0.5])
-@pytest.mark.parametrize("labels", ["binary", "3class"])
+@pytest.mark.parametrize("threshold, labels",
+                         [("balanced_accuracy", "binary"), (0.5, "binary"), ("balanced_accuracy", "3class")])
 def test_uncalibrated_models(threshold, labels):
     ds = load_sample(split="train", labels=labels)
     m = xrayfeat.fit(ds, features=FAST, cv=3, calibration=None, threshold=threshold)
     proba = m.predict_proba(ds.paths[:5])
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
     assert m.cv_results_["oof_proba"].shape == (100, len(m.classes_))
+
+
+@pytest.mark.parametrize("threshold", ["specificity@sensitivity>=0.96", 0.3, "youden"])
+def test_three_class_refuses_a_threshold_it_would_ignore(threshold):
+    ds = load_sample(split="train", labels="3class")
+    with pytest.raises(ConfigError, match=r"applies to binary problems only.*3 classes.*class_costs"):
+        xrayfeat.fit(ds, features=FAST, cv=3, threshold=threshold)
 
 
 @pytest.mark.parametrize(
@@ -182,7 +191,7 @@ def test_bad_data(train, tmp_path):
 
 
 def test_unfitted_model_and_unreadable_image(model, tmp_path):
-    with pytest.raises(NotFittedError):
+    with pytest.raises(NotFittedError):  # scikit-learn's class, and xrayfeat's base class too
         XrayClassifier().predict(["a.jpeg"])
     with pytest.raises(ConfigError, match="expected a model from xrayfeat.fit"):
         xrayfeat.predict(object(), ["a.jpeg"])
@@ -223,3 +232,97 @@ def test_labels_from_proba_agree_with_the_fitted_sklearn_model(model, test_split
     assert model.labels_from_proba(at).tolist() == ["PNEUMONIA", "NORMAL"]  # >= threshold
     with pytest.raises(ConfigError, match=r"proba must have shape \(n, 2\)"):
         model.labels_from_proba(np.ones((4, 3)) / 3)
+
+
+TRAIN_224 = Path(__file__).resolve().parents[2] / "shared" / "data" / "chest_xray_224_train"
+
+
+@pytest.mark.skipif(not TRAIN_224.is_dir(), reason="shared 224 px training split not present")
+def test_fit_is_independent_of_memory_and_n_jobs_on_real_images(tmp_path):
+    """Two BLAS threads in this process (n_jobs=None) against one per loky worker
+    (n_jobs=2) made lbfgs stop elsewhere: out-of-fold probabilities 4e-5 apart on 200
+    images (1e-3 on a third of the split), another threshold, 7 other test labels."""
+    ds = xrayfeat.load_dataset(TRAIN_224)
+    idx = np.sort(np.random.default_rng(0).choice(len(ds.paths), 200, replace=False))
+    paths, y, groups = ds.paths[idx].tolist(), ds.labels[idx], ds.groups[idx]
+    plain = XrayClassifier().fit(paths, y, groups=groups)
+    other = XrayClassifier(memory=tmp_path / "cache", n_jobs=2).fit(paths, y, groups=groups)
+    np.testing.assert_allclose(other.cv_results_["oof_proba"], plain.cv_results_["oof_proba"],
+                               rtol=0, atol=1e-12)
+    assert other.threshold_ == plain.threshold_
+    held_back = np.setdiff1d(np.arange(len(ds.paths)), idx)[::400]
+    test = ds.paths[held_back].tolist()
+    np.testing.assert_allclose(other.predict_proba(test), plain.predict_proba(test), rtol=0, atol=1e-12)
+
+
+def test_not_fitted_is_an_xrayfeat_error():
+    from xrayfeat.extract import FeatureExtractor
+
+    for call in (lambda: XrayClassifier().predict_proba(["a.jpeg"]),
+                 lambda: XrayClassifier().labels_from_proba(np.zeros((1, 2))),
+                 lambda: FeatureExtractor().transform(["a.jpeg"]),
+                 lambda: FeatureExtractor().get_feature_names_out()):
+        with pytest.raises(xrayfeat.XrayfeatError, match="not fitted") as err:
+            call()
+        assert isinstance(err.value, xrayfeat.NotFittedError) and isinstance(err.value, NotFittedError)
+
+
+# ------------------------------------------------------------------------------ predict_table
+def _folder_with_a_bad_image(tmp_path, test_split):
+    import shutil
+
+    import cv2
+
+    folder = tmp_path / "films"
+    folder.mkdir()
+    for p in test_split.paths[:8]:
+        shutil.copy(p, folder)
+    cv2.imwrite(str(folder / "dot.png"), np.zeros((1, 1), np.uint8))
+    return folder
+
+
+def test_predict_table_names_the_files_and_skips_unreadable_ones(model, test_split, tmp_path):
+    import csv
+
+    folder = _folder_with_a_bad_image(tmp_path, test_split)
+    with pytest.raises(ImageReadError, match="dot.png"):
+        xrayfeat.predict_table(model, folder)
+    with pytest.warns(UserWarning, match=r"skipped 1 unreadable image\(s\):.*dot.png.*1 x 1 pixels"):
+        table = xrayfeat.predict_table(model, folder, on_error="skip")
+    assert len(table.images) == 9 and table.classes == ["NORMAL", "PNEUMONIA"]
+    bad = table.images.index(str(folder / "dot.png"))
+    assert list(table.errors) == [bad] and table.labels[bad] is None and np.isnan(table.proba[bad]).all()
+    good = [p for p in table.images if not p.endswith("dot.png")]
+    keep = [i for i in range(9) if i != bad]
+    np.testing.assert_array_equal(table.labels[keep], model.predict(good))
+    np.testing.assert_allclose(table.proba[keep], model.predict_proba(good))
+    path = table.to_csv(tmp_path / "out" / "predictions.csv")
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ["image", "label", "p_NORMAL", "p_PNEUMONIA", "error"]
+    assert rows[bad]["label"] == "" and "1 x 1 pixels" in rows[bad]["error"]
+    assert rows[keep[0]]["image"] == good[0] and float(rows[keep[0]]["p_PNEUMONIA"]) == pytest.approx(
+        table.proba[keep[0], 1])
+
+
+def test_a_bad_image_stops_a_parallel_extraction_without_joblib_noise(test_split, tmp_path):
+    import gc
+    import warnings
+
+    from xrayfeat.extract import FeatureExtractor
+
+    folder = _folder_with_a_bad_image(tmp_path, test_split)
+    paths = [str(folder / "dot.png")] + [str(p) for p in test_split.paths]
+    fx = FeatureExtractor(**FAST, n_jobs=2, batch_size=2).fit()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        message = ""
+        try:
+            fx.transform(paths)
+        except ImageReadError as exc:
+            message = str(exc)
+        gc.collect()  # the abandoned joblib generator is closed once the traceback is gone
+    assert "dot.png" in message
+    assert not [w for w in caught if "cancelled" in str(w.message)], [str(w.message) for w in caught]
+    X, info = fx.transform_with_info(paths, on_error="skip")
+    assert list(info.errors) == [0] and np.isnan(X[0]).all() and np.isfinite(X[1:]).all()

@@ -98,3 +98,166 @@ def test_missing_file_and_unfitted_model(tmp_path):
     with pytest.raises(ModelFileError, match="only fitted xrayfeat models"):
         save(XrayClassifier(), tmp_path / "m.xrf")
     assert not os.listdir(tmp_path)  # nothing half-written
+
+
+# ------------------------------------------------------------------------------ shared files
+@pytest.fixture(scope="module")
+def saved_model(tmp_path_factory):
+    import numpy as np
+
+    from xrayfeat import XrayClassifier
+
+    rng = np.random.default_rng(0)
+    images = [rng.random((64, 64), dtype=np.float32) * (0.5 + 0.5 * (i % 2)) for i in range(24)]
+    labels = np.array(["a", "b"] * 12)
+    model = XrayClassifier(features={"families": ["intensity"], "image_size": 64, "progress": False},
+                           cv=2).fit(images, labels)
+    path = tmp_path_factory.mktemp("model") / "m.xrf"
+    return save(model, path)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_atomic_writes_honour_the_umask(tmp_path, saved_model, umask):
+    from experiments.store import atomic_write
+
+    old = os.umask(umask)
+    try:
+        model_file = save(load(saved_model), tmp_path / "m.xrf")
+        report = atomic_write(tmp_path / "report.md", "# report\n")
+    finally:
+        os.umask(old)
+    for path in (model_file, report):
+        assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask, path
+
+
+def test_unreadable_model_file_says_permission_denied(tmp_path, saved_model, monkeypatch):
+    import builtins
+
+    import xrayfeat.persist as persist
+
+    path = tmp_path / "m.xrf"
+    path.write_bytes(saved_model.read_bytes())
+    path.chmod(0)
+    if os.access(path, os.R_OK):  # root reads anything: refuse the way the kernel would
+        def denied(file, *args, **kwargs):
+            if os.fspath(file) == str(path):
+                raise PermissionError(13, "Permission denied", str(file))
+            return builtins.open(file, *args, **kwargs)
+
+        monkeypatch.setattr(persist, "open", denied, raising=False)
+    with pytest.raises(ModelFileError, match="permission denied") as err:
+        load(path)
+    assert "Pickle" not in str(err.value) and str(path) in str(err.value)
+
+
+@pytest.mark.parametrize("keep", [0, 50, 0.9])
+def test_truncated_model_file_says_truncated(tmp_path, saved_model, keep):
+    data = saved_model.read_bytes()
+    cut = tmp_path / "cut.xrf"
+    cut.write_bytes(data[:int(len(data) * keep) if isinstance(keep, float) else keep])
+    with pytest.raises(ModelFileError, match="is truncated") as err:
+        load(cut)
+    assert "Pickle" not in str(err.value)
+
+
+# ------------------------------------------------------------------------------ the feature cache
+def _two_class_images(n=24, seed=0):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    images = [rng.random((64, 64), dtype=np.float32) * (0.5 + 0.5 * (i % 2)) for i in range(n)]
+    return images, np.array(["a", "b"] * (n // 2))
+
+
+def _cached_model(cache_dir):
+    from xrayfeat import XrayClassifier
+
+    images, labels = _two_class_images()
+    features = {"families": ["intensity"], "image_size": 64, "progress": False}
+    return XrayClassifier(features=features, cv=2, memory=str(cache_dir)).fit(images, labels)
+
+
+def test_saved_model_carries_no_cache_path(tmp_path):
+    from xrayfeat import FeatureCache
+
+    cache_dir = tmp_path / "my-private-cache"
+    model = _cached_model(cache_dir)
+    path = save(model, tmp_path / "m.xrf")
+    with zipfile.ZipFile(path) as zf:
+        for name in zf.namelist():
+            assert b"my-private-cache" not in zf.read(name), name
+    assert model.memory == str(cache_dir)  # the fitted model itself is unchanged
+    loaded = load(path)
+    assert loaded.memory is None and loaded.features_.memory is None
+    before = FeatureCache(cache_dir).size()
+    images, _ = _two_class_images(6, seed=1)
+    import numpy as np
+
+    np.testing.assert_allclose(loaded.predict_proba(images), model.predict_proba(images), atol=1e-7)
+    assert FeatureCache(cache_dir).size() == before + 6  # only the in-memory model cached them
+
+
+def test_set_params_memory_none_is_honoured_at_predict(tmp_path):
+    from xrayfeat import FeatureCache
+
+    model = _cached_model(tmp_path / "cache")
+    before = FeatureCache(tmp_path / "cache").size()
+    model.set_params(memory=None)
+    images, _ = _two_class_images(6, seed=2)
+    model.predict_proba(images)
+    assert FeatureCache(tmp_path / "cache").size() == before
+    model.set_params(memory=str(tmp_path / "other"))
+    model.predict_proba(images)
+    assert FeatureCache(tmp_path / "other").size() == 6
+
+
+@pytest.mark.parametrize("what", ["file", "folder"])
+def test_prediction_never_needs_a_writable_cache(tmp_path, what):
+    import numpy as np
+    from _files import make_unwritable
+
+    from xrayfeat import FeatureCache
+
+    cache_dir = tmp_path / "cache"
+    model = _cached_model(cache_dir)  # e.g. an old model file that still names its cache
+    FeatureCache(cache_dir).close()
+    images, _ = _two_class_images(6, seed=3)
+    expected = model.set_params(memory=None).predict_proba(images)
+    model.set_params(memory=str(cache_dir))
+    target = cache_dir / "xrayfeat-features.sqlite" if what == "file" else cache_dir
+    for side in cache_dir.glob("*-wal"):
+        side.unlink(missing_ok=True)
+    restore = make_unwritable(target)
+    try:
+        with pytest.warns(UserWarning, match="not writable.*computed without it"):
+            got = model.predict_proba(images)
+    finally:
+        restore()
+    np.testing.assert_allclose(got, expected, atol=1e-7)
+
+
+# ------------------------------------------------------------------------------ file size
+def test_svm_model_file_is_compact_and_predicts_the_same(tmp_path):
+    import numpy as np
+    import skops.io as sio
+    from sklearn.svm import SVC
+
+    from xrayfeat import XrayClassifier
+
+    images, labels = _two_class_images(40)
+    features = {"families": ["intensity", "lbp"], "image_size": 64, "progress": False}
+    model = XrayClassifier(classifier="svm", features=features, cv=2).fit(images, labels)
+    svcs = [c.estimator[-1] for c in model.model_.estimator_.calibrated_classifiers_]
+    assert all(isinstance(s, SVC) and s.support_vectors_.dtype == np.float64 for s in svcs)
+    plain = tmp_path / "plain.xrf"  # what save wrote before: float64, stored uncompressed
+    sio.dump({"model": model}, plain)
+    path = save(model, tmp_path / "m.xrf")
+    assert path.stat().st_size < 0.5 * plain.stat().st_size
+    with zipfile.ZipFile(path) as zf:
+        assert all(i.compress_type == zipfile.ZIP_DEFLATED for i in zf.infolist())
+    assert all(s.support_vectors_.dtype == np.float64 for s in svcs)  # the caller's model is untouched
+    loaded = load(path)
+    for s in (c.estimator[-1] for c in loaded.model_.estimator_.calibrated_classifiers_):
+        assert s.support_vectors_.dtype == np.float64  # libsvm needs float64 to predict
+    test, _ = _two_class_images(10, seed=5)
+    np.testing.assert_array_equal(loaded.predict_proba(test), model.predict_proba(test))

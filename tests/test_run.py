@@ -141,6 +141,31 @@ def test_comparison_table(sample_run):
     report = (sample_run["dir"] / "report.md").read_text()
     assert "## Your CNN vs the pipelines" in report and "ΔAUC DeLong" in report
     assert (sample_run["dir"] / "compare" / "mycnn.json").is_file()
+    # The paired-test text names only columns the table has (it promised Brier/ECE ones).
+    section = report.split("## Your CNN vs the pipelines")[1].split("\n## ")[0]
+    assert "Brier" not in section and "ECE" not in section
+
+
+def test_a_later_run_without_compare_keeps_the_comparison(sample_run):
+    cfg = resolve_config(cli={"run": {"out": str(sample_run["dir"].parent),
+                                      "cache": sample_run["cfg"]["run"]["cache"]}},
+                         sets=SMALL + ["figures.enabled=false"])
+    result = run(cfg, log=_Log())
+    assert Path(result["run_dir"]) == sample_run["dir"]
+    assert [c["name"] for c in result["comparisons"]] == ["mycnn"]
+    report = (sample_run["dir"] / "report.md").read_text()
+    assert "### mycnn" in report and "ΔAUC DeLong" in report
+
+
+def test_not_comparable_note_suggests_data_only_when_it_was_not_given(sample_run):
+    from experiments.published import published_rows
+    from experiments.report import console_table
+
+    results = sample_run["result"]["pipelines"]
+    published = published_rows("binary")
+    assert "run with --data" in console_table(results, published, [], False)
+    given = console_table(results, published, [], False, data_given=True)
+    assert "--data" not in given and "not the official 624-image one" in given
 
 
 def test_failed_pipeline_is_reported_without_done_marker(tmp_path, cache_dir, monkeypatch):
@@ -172,6 +197,7 @@ def test_three_class_run(tmp_path, cache_dir):
     assert res["test"]["bacterial_vs_viral"]["n"] == 30
     report = next(tmp_path.glob("sample-3class-*/report.md")).read_text()
     assert "macro-F1" in report and "Bacterial vs viral" in report and "Bact/Vir AUC" in report
+    assert "Recall Virus" in report and "Recall Bacteria" in report and "Rec Viru" not in report
 
 
 def test_main_reports_config_errors_without_traceback(capsys):
@@ -203,3 +229,17 @@ def test_learning_curve_subsets_are_nested():
     assert sizes == sorted(sizes) and sizes[0] < sizes[-1] == len(train)
     for c in train.class_names:  # every subset keeps both classes
         assert np.any(train.labels[sorted(_patient_subset(train, 0.1, orders))] == c)
+
+
+def test_data_root_without_test_split_suggests_a_cv_only_run(tmp_path, capsys):
+    import shutil
+
+    from xrayfeat.datasets import sample_path
+
+    root = tmp_path / "only-train"
+    shutil.copytree(Path(sample_path()) / "train", root / "train")
+    assert main(["--data", str(root), "--out", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert "has no test/ split (splits present: ['train'])" in err
+    assert f"--train {root}" in err and "np.str_" not in err
+    assert not (tmp_path / "runs").exists()  # nothing ran

@@ -15,6 +15,7 @@ from typing import Any
 
 from ._version import FEATURE_VERSION, __version__
 from .exceptions import (
+    CacheError,
     ConfigError,
     DatasetError,
     DuplicateImageError,
@@ -29,6 +30,7 @@ _LAZY = {
     # reading and data sets
     "read_image": "io",
     "read_images": "io",
+    "CorruptImageWarning": "io",
     "load_dataset": "dataset",
     "Dataset": "dataset",
     "patient_folds": "dataset",
@@ -53,7 +55,10 @@ _LAZY = {
     "fit": "api",
     "predict": "api",
     "predict_proba": "api",
+    "predict_table": "api",
+    "PredictionTable": "api",
     "XrayClassifier": "classifier",
+    "NotFittedError": "_fitted",
     "save": "persist",
     "load": "persist",
     # evaluation
@@ -82,6 +87,7 @@ __all__ = [
     "ConfigError",
     "SegmentationError",
     "ModelFileError",
+    "CacheError",
     *_LAZY,
 ]
 

@@ -8,6 +8,8 @@ classify, or arrays) and delegate to :class:`xrayfeat.XrayClassifier`.
 from __future__ import annotations
 
 import os
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ from .classifier import XrayClassifier
 from .dataset import Dataset, _list_images, load_dataset
 from .exceptions import ConfigError, DatasetError
 
-__all__ = ["fit", "predict", "predict_proba", "resolve_images"]
+__all__ = ["fit", "predict", "predict_proba", "predict_table", "PredictionTable", "resolve_images"]
 
 
 def _training_data(data: Any, labels: str) -> tuple[list, np.ndarray, np.ndarray | None]:
@@ -184,3 +186,130 @@ def predict_proba(model: XrayClassifier, images: Any) -> np.ndarray:
     ndarray of shape (n, n_classes)
     """
     return _check_model(model).predict_proba(resolve_images(images))
+
+
+@dataclass
+class PredictionTable:
+    """Predictions with the images they belong to (from :func:`predict_table`).
+
+    Attributes
+    ----------
+    images : list of str
+        The file of each row (``"<array i>"`` for in-memory arrays), in input order.
+    labels : ndarray of shape (n,), dtype object
+        Predicted class, None for a skipped image.
+    proba : ndarray of shape (n, n_classes)
+        Calibrated probabilities in ``classes`` order, NaN for a skipped image.
+    classes : list of str
+        Column order of ``proba``.
+    errors : dict of int to str
+        Row -> why that image was skipped (``on_error="skip"``).
+    """
+
+    images: list[str]
+    labels: np.ndarray
+    proba: np.ndarray
+    classes: list[str]
+    errors: dict[int, str] = field(default_factory=dict)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One dict per image: ``image``, ``label``, ``p_<class>`` ..., ``error``."""
+        out = []
+        for i, image in enumerate(self.images):
+            row: dict[str, Any] = {"image": image, "label": self.labels[i]}
+            row.update({f"p_{c}": float(self.proba[i, k]) for k, c in enumerate(self.classes)})
+            row["error"] = self.errors.get(i, "")
+            out.append(row)
+        return out
+
+    def to_csv(self, path: str | os.PathLike) -> Path:
+        """Write :meth:`rows` as CSV (skipped images have empty labels and probabilities).
+
+        Returns
+        -------
+        pathlib.Path
+            The file, written atomically.
+        """
+        import csv
+        import io
+
+        from ._atomic import write_text
+
+        buf = io.StringIO()
+        columns = ["image", "label", *(f"p_{c}" for c in self.classes), "error"]
+        writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        for row in self.rows():
+            writer.writerow({k: ("" if v is None or (isinstance(v, float) and np.isnan(v)) else v)
+                             for k, v in row.items()})
+        return write_text(path, buf.getvalue())
+
+    def to_frame(self) -> Any:
+        """The table as a pandas DataFrame (needs pandas, which xrayfeat does not require)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.rows())
+
+
+def predict_table(model: XrayClassifier, images: Any, *, on_error: str = "raise") -> PredictionTable:
+    """Predict labels and probabilities, each next to the file it belongs to.
+
+    Parameters
+    ----------
+    model : XrayClassifier
+        From :func:`fit` or :func:`xrayfeat.load`.
+    images : str, path-like, ndarray, Dataset or sequence
+        See :func:`resolve_images`; a folder is read in natural file order.
+    on_error : {"raise", "skip"}, default="raise"
+        "skip": an image that cannot be read (a 1x1 PNG, a truncated file) keeps
+        its row with no label, NaN probabilities and the reason in ``errors``,
+        and one warning names the skipped files; the others are classified.
+
+    Returns
+    -------
+    PredictionTable
+        ``.to_csv(path)``, ``.rows()`` or ``.to_frame()``.
+
+    Raises
+    ------
+    ImageReadError
+        With ``on_error="raise"``, for the first unreadable image.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import numpy as np
+    >>> import xrayfeat
+    >>> rng = np.random.default_rng(0)
+    >>> films = [rng.random((64, 64), dtype=np.float32) * (0.5 + 0.5 * (i % 2)) for i in range(24)]
+    >>> model = xrayfeat.XrayClassifier(cv=2, features={"families": ["intensity"], "image_size": 64,
+    ...                                                 "progress": False}).fit(films, ["a", "b"] * 12)
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")  # "skipped 1 unreadable image(s): ..."
+    ...     table = xrayfeat.predict_table(model, films[:2] + [np.zeros((4, 4))], on_error="skip")
+    >>> table.labels.tolist(), table.images[2]
+    (['a', 'b', None], '<array 2>')
+    >>> table.errors[2]  # doctest: +ELLIPSIS
+    'cannot read image array input: image is only 4 x 4 pixels; ...'
+
+    With files, ``table.to_csv("predictions.csv")`` writes one row per image.
+    """
+    model = _check_model(model)
+    if on_error not in ("raise", "skip"):
+        raise ConfigError(f"on_error must be 'raise' or 'skip'; got {on_error!r}.")
+    sources = resolve_images(images)
+    F, info = model._prediction_extractor().transform_with_info(sources, on_error=on_error)
+    ok = np.array([i not in info.errors for i in range(len(sources))], dtype=bool)
+    proba = np.full((len(sources), len(model.classes_)), np.nan)
+    labels = np.full(len(sources), None, dtype=object)
+    if ok.any():
+        proba[ok] = model.predict_proba_from_features(F[ok])
+        labels[ok] = model.labels_from_proba(proba[ok])
+    names = [s if isinstance(s, str) else f"<array {i}>" for i, s in enumerate(sources)]
+    if info.errors:
+        shown = "; ".join(info.errors[i] for i in list(info.errors)[:3])
+        more = f" (and {len(info.errors) - 3} more)" if len(info.errors) > 3 else ""
+        warnings.warn(f"skipped {len(info.errors)} unreadable image(s): {shown}{more}", UserWarning,
+                      stacklevel=2)
+    return PredictionTable(images=names, labels=labels, proba=proba,
+                           classes=[str(c) for c in model.classes_], errors=info.errors)

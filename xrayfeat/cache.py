@@ -23,7 +23,11 @@ An entry's key is ``blake2b(content digest + configuration digest)``:
 Changing any of them misses; adding images computes only the new ones. Each
 row also stores a CRC-32 of its payload: an entry that fails the check (disk
 corruption, a foreign writer) is reported with a :class:`CacheCorruptionWarning`,
-deleted and recomputed.
+deleted and recomputed. So is a row SQLite cannot read at all (invalid UTF-8,
+a damaged page): lookups fall back to one key at a time so that only the rows on
+damaged pages are lost. When the file itself cannot be used (its schema or a
+page needed for writing is damaged, it is read-only), a :class:`CacheError`
+names the file and the remedy.
 
 Durability: ``synchronous=NORMAL`` in WAL mode survives the process being
 killed (the OS holds the written pages) but not necessarily a power cut,
@@ -45,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from .exceptions import ConfigError
+from .exceptions import CacheError, ConfigError
 from .io import read_bytes
 
 __all__ = [
@@ -128,6 +132,16 @@ def _checksum(data: bytes, info: bytes) -> int:
     return zlib.crc32(info, zlib.crc32(data))
 
 
+def _lenient_text(raw: bytes) -> str:
+    # sqlite3's default text factory raises on invalid UTF-8 before any checksum can
+    # look at the row; surrogateescape keeps the bytes, so the checksum rejects it.
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def _text_bytes(value: str | bytes) -> bytes:
+    return value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value
+
+
 # ------------------------------------------------------------------------------ cache
 class FeatureCache:
     """Per-image feature vectors in one SQLite file.
@@ -187,8 +201,16 @@ class FeatureCache:
             conn = sqlite3.connect(
                 str(self.path), timeout=self.timeout, isolation_level=None, check_same_thread=False
             )
+        except PermissionError as exc:
+            raise CacheError(
+                f"cannot create the feature cache at {str(self.path)!r}: {exc.strerror}; pass "
+                "memory=None or a writable memory= location.", kind="permission",
+            ) from None
         except (OSError, sqlite3.Error) as exc:
-            raise ConfigError(f"cannot open the feature cache at {str(self.path)!r}: {exc}") from None
+            if isinstance(exc, sqlite3.Error):
+                raise self._error(exc) from None
+            raise CacheError(f"cannot open the feature cache at {str(self.path)!r}: {exc}") from None
+        conn.text_factory = _lenient_text
         conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
         try:
             conn.execute("PRAGMA journal_mode = WAL")
@@ -211,10 +233,7 @@ class FeatureCache:
             ).fetchone()
         except sqlite3.DatabaseError as exc:
             conn.close()
-            raise ConfigError(
-                f"{str(self.path)!r} is not a usable xrayfeat feature cache ({exc}); delete it "
-                "or choose another location."
-            ) from None
+            raise self._error(exc) from None
         if version != str(_SCHEMA_VERSION):
             conn.close()
             raise ConfigError(
@@ -223,6 +242,23 @@ class FeatureCache:
             )
         self._conn, self._pid = conn, os.getpid()
         return conn
+
+    def _error(self, exc: sqlite3.Error) -> CacheError:
+        """The xrayfeat error for a failed SQLite call: names the file and the remedy."""
+        text = str(exc)
+        if "readonly" in text or "read-only" in text or "unable to open" in text:
+            return CacheError(
+                f"the feature cache {str(self.path)!r} is not writable ({text}); check the "
+                "permissions of the file and its folder, or pass memory=None or another "
+                "memory= location.", kind="permission",
+            )
+        if "malformed" in text or "not a database" in text or type(exc) is sqlite3.DatabaseError:
+            return CacheError(
+                f"the feature cache {str(self.path)!r} is damaged or not an xrayfeat feature "
+                f"cache ({text}); delete that file (cached features are recomputed on the next "
+                "run) or pass another memory= location.", kind="damaged",
+            )
+        return CacheError(f"feature cache {str(self.path)!r}: {text}.")
 
     def close(self) -> None:
         """Close this process's connection (it reopens on next use)."""
@@ -259,16 +295,31 @@ class FeatureCache:
         conn = self._connection()
         found: dict[str, tuple[np.ndarray, dict[str, Any]]] = {}
         bad: list[str] = []
+        unreadable: list[str] = []
         unique = list(dict.fromkeys(keys))
         for start in range(0, len(unique), _QUERY_CHUNK):
             chunk = unique[start:start + _QUERY_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            rows = conn.execute(
-                f"SELECT key, n, data, info, checksum FROM features WHERE key IN ({marks})", chunk
-            ).fetchall()
+            try:
+                rows = self._select(conn, chunk)
+            except sqlite3.DatabaseError:
+                # A damaged page fails the whole query: retry key by key so that only
+                # the entries on damaged pages are lost (and recomputed).
+                rows = []
+                for key in chunk:
+                    try:
+                        rows += self._select(conn, [key])
+                    except sqlite3.DatabaseError:
+                        unreadable.append(key)
+            wanted = set(chunk)
             for key, n, data, info, checksum in rows:
-                info_b = info.encode() if isinstance(info, str) else bytes(info)
-                data_b = bytes(data) if not isinstance(data, bytes) else data
+                if key not in wanted:  # a damaged key column
+                    continue
+                # A damaged row can hold any SQLite type in any column, not just wrong bytes.
+                if not (isinstance(data, bytes) and isinstance(info, (str, bytes))
+                        and isinstance(n, int) and isinstance(checksum, int)):
+                    bad.append(key)
+                    continue
+                info_b, data_b = _text_bytes(info), data
                 if len(data_b) != n * _DTYPE.itemsize or _checksum(data_b, info_b) != checksum:
                     bad.append(key)
                     continue
@@ -278,16 +329,26 @@ class FeatureCache:
                     bad.append(key)
                     continue
                 found[key] = (np.frombuffer(data_b, dtype=_DTYPE), meta)
-        if bad:
+        if bad or unreadable:
             warnings.warn(
-                f"{len(bad)} corrupt entr{'y' if len(bad) == 1 else 'ies'} in the feature cache "
-                f"{str(self.path)!r} (checksum or length mismatch); they are deleted and will be "
-                "recomputed.",
+                f"{len(bad) + len(unreadable)} corrupt entr{'y' if len(bad) + len(unreadable) == 1 else 'ies'}"
+                f" in the feature cache {str(self.path)!r} ({len(bad)} failed the checksum or "
+                f"length check, {len(unreadable)} unreadable); they will be recomputed.",
                 CacheCorruptionWarning,
                 stacklevel=2,
             )
-            self.delete(bad)
+            try:
+                self.delete(bad + unreadable)
+            except CacheError:
+                pass  # a damaged page cannot be rewritten; storing the recomputed rows will say so
         return found
+
+    @staticmethod
+    def _select(conn: sqlite3.Connection, keys: Sequence[str]) -> list[tuple[Any, ...]]:
+        marks = ",".join("?" * len(keys))
+        return conn.execute(
+            f"SELECT key, n, data, info, checksum FROM features WHERE key IN ({marks})", keys
+        ).fetchall()
 
     def put_many(self, entries: Iterable[tuple[str, str, np.ndarray, Mapping[str, Any]]]) -> int:
         """Store entries in one transaction (all or none are written).
@@ -314,21 +375,34 @@ class FeatureCache:
         if not rows:
             return 0
         conn = self._connection()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.executemany("INSERT OR REPLACE INTO features VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        self._transaction(
+            conn, lambda: conn.executemany("INSERT OR REPLACE INTO features VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        )
         return len(rows)
+
+    def _transaction(self, conn: sqlite3.Connection, work: Any) -> Any:
+        """Run ``work()`` in one write transaction; SQLite errors become :class:`CacheError`."""
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = work()
+            except BaseException:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass  # the original error is the one worth reporting
+                raise
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+        return result
 
     def delete(self, keys: Iterable[str]) -> int:
         """Delete entries by key; returns how many existed."""
         keys = list(keys)
         conn = self._connection()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+
+        def work() -> int:
             n = 0
             for start in range(0, len(keys), _QUERY_CHUNK):
                 chunk = keys[start:start + _QUERY_CHUNK]
@@ -336,11 +410,9 @@ class FeatureCache:
                     f"DELETE FROM features WHERE key IN ({','.join('?' * len(chunk))})", chunk
                 )
                 n += cur.rowcount
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-        return n
+            return n
+
+        return self._transaction(conn, work)
 
     # -- housekeeping ---------------------------------------------------------------------
     def size(self, config: str | None = None) -> int:
@@ -368,14 +440,16 @@ class FeatureCache:
     def clear(self, config: str | None = None) -> int:
         """Delete all entries (or those of one configuration digest); returns how many."""
         conn = self._connection()
-        conn.execute("BEGIN IMMEDIATE")
         if config is None:
-            n = conn.execute("DELETE FROM features").rowcount
+            n = self._transaction(conn, lambda: conn.execute("DELETE FROM features").rowcount)
+            try:
+                conn.execute("VACUUM")
+            except sqlite3.Error as exc:
+                raise self._error(exc) from None
         else:
-            n = conn.execute("DELETE FROM features WHERE config = ?", (config,)).rowcount
-        conn.execute("COMMIT")
-        if config is None:
-            conn.execute("VACUUM")
+            n = self._transaction(
+                conn, lambda: conn.execute("DELETE FROM features WHERE config = ?", (config,)).rowcount
+            )
         return int(n)
 
 

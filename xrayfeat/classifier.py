@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from numbers import Real
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.utils.validation import check_is_fitted
 
+from ._fitted import check_is_fitted
 from ._validation import Interval, Options, check_params
 from .exceptions import ConfigError
 from .models import CLASSIFIERS, make_classifier
@@ -54,6 +56,35 @@ def _groups_for(X, groups) -> np.ndarray:
     if all(isinstance(x, (str, os.PathLike)) for x in X):
         return np.array([patient_id(x) for x in X], dtype=str)
     return np.array([f"image{i}" for i in range(len(X))], dtype=str)
+
+
+@contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    """Fit with single-threaded BLAS, here and in joblib's worker processes.
+
+    The BLAS thread count changes the order of floating-point sums, and lbfgs
+    then stops at a slightly different point: fits with ``n_jobs=None`` (two
+    BLAS threads in this process) and ``n_jobs=2`` (loky workers get
+    cores // n_jobs threads) gave out-of-fold probabilities up to 1e-3 apart on
+    a third of the training split, enough to move the tuned threshold (issue 14:
+    7 other test labels on the full split). One thread makes them bit-identical,
+    and was also faster on a shared 2-core machine (14 s instead of 77 s for the
+    out-of-fold fits of that third). Only BLAS is limited here; OpenMP (XGBoost) keeps its threads in
+    this process. The workers also exit if this process is killed.
+    """
+    from threadpoolctl import threadpool_limits
+
+    from .extract import loky_workers_exit_with_parent
+
+    with threadpool_limits(limits=1, user_api="blas"), loky_workers_exit_with_parent(inner_max_num_threads=1):
+        yield
+
+
+def _default_threshold() -> Any:
+    """``XrayClassifier``'s default ``threshold``, which multiclass fits accept (and ignore)."""
+    import inspect
+
+    return inspect.signature(XrayClassifier.__init__).parameters["threshold"].default
 
 
 class _OutOfFold(ClassifierMixin, BaseEstimator):
@@ -96,7 +127,8 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
         for ``FeatureExtractor()`` itself: HOG + LBP + intensity on the lung
         crop at 96 px (see the Notes).
     threshold : str or float, default="balanced_accuracy"
-        Binary problems only. A threshold objective (see
+        Binary problems only (a multiclass fit refuses any other value with a
+        ConfigError, since it has no threshold). A threshold objective (see
         :mod:`xrayfeat.thresholds`: ``"balanced_accuracy"``, ``"youden"``,
         ``"f1"``, ``"specificity@sensitivity>=0.96"``,
         ``"sensitivity@precision>=0.9"``), tuned on out-of-fold calibrated
@@ -306,12 +338,19 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
         elif binary and not 0.0 < float(self.threshold) < 1.0:
             raise ConfigError(f"a fixed threshold must be in (0, 1); got {self.threshold!r}.")
         costs = self._check_costs(len(classes)) if not binary else None
+        if not binary and self.threshold != _default_threshold():
+            raise ConfigError(
+                f"threshold={self.threshold!r} applies to binary problems only, and y has "
+                f"{len(classes)} classes {classes.tolist()}: a multiclass model predicts the most "
+                "probable class, or the cheapest under class_costs=. Pass class_costs to trade "
+                "classes off, and leave threshold at its default."
+            )
 
         self.features_ = self._extractor()
         F = self.features_.fit_transform(X)
         calibrated = self._calibrated(len(y))
         folds = list(_splitter(self.cv, self.random_state).split(F, y, groups))
-        with sklearn.config_context(enable_metadata_routing=True):
+        with sklearn.config_context(enable_metadata_routing=True), _one_blas_thread():
             # One set of out-of-fold fits serves both the threshold search and the CV
             # summary; fitting the tuner's own folds as well would repeat every fit.
             oof = cross_val_predict(
@@ -463,8 +502,20 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
 
     # ---------------------------------------------------------------- predict
     def _features(self, X) -> np.ndarray:
+        return self._prediction_extractor().transform(list(X))
+
+    def _prediction_extractor(self):
+        """``features_`` with the cache the model's current parameters ask for.
+
+        set_params(memory=None) used to have no effect: features_ kept the cache it
+        was fitted with.
+        """
         check_is_fitted(self, "model_")
-        return self.features_.transform(list(X))
+        import copy
+
+        extractor = copy.copy(self.features_)
+        extractor.memory = self._extractor().memory
+        return extractor
 
     def predict_proba(self, X) -> np.ndarray:
         """Calibrated class probabilities, shape (n, n_classes), in ``classes_`` order."""

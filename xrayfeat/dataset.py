@@ -156,7 +156,8 @@ class Dataset:
         """
         mask = self.splits == name
         if not mask.any():
-            present = sorted(set(self.splits) - {""}) or ["none"]
+            # str(): numpy strings print as np.str_('train') in a list
+            present = sorted(str(s) for s in set(self.splits) - {""}) or ["none"]
             raise DatasetError(f"{self.root!r} has no {name!r} split; splits present: {present}.")
         return self.subset(mask)
 

@@ -15,6 +15,7 @@ __all__ = [
     "ConfigError",
     "SegmentationError",
     "ModelFileError",
+    "CacheError",
 ]
 
 
@@ -62,3 +63,24 @@ class SegmentationError(XrayfeatError, ValueError):
 
 class ModelFileError(XrayfeatError, ValueError):
     """A saved model file is missing, foreign, tampered with or unsafe to load."""
+
+
+class CacheError(ConfigError):
+    """The feature cache file cannot be opened, read or written (damaged, read-only, ...).
+
+    A :class:`ConfigError` so that existing ``except ConfigError`` clauses keep
+    working; the message names the file and what to do about it.
+
+    Attributes
+    ----------
+    kind : {"damaged", "permission", "other"}
+        "permission" when the file or its folder cannot be written (callers that
+        only want speed may then carry on without the cache).
+    """
+
+    def __init__(self, message: str, kind: str = "other"):
+        super().__init__(message)
+        self.kind = kind
+
+    def __reduce__(self):
+        return (type(self), (str(self), self.kind))

@@ -59,21 +59,22 @@ import json
 import math
 import os
 import sys
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
 
+from ._fitted import check_is_fitted
 from ._validation import Interval, Options, check_image, check_params
 from ._version import FEATURE_VERSION
 from .cache import FeatureCache, check_memory, config_digest, content_digest, entry_key
-from .exceptions import ConfigError, ImageReadError, XrayfeatError
+from .exceptions import CacheError, ConfigError, ImageReadError, XrayfeatError
 from .features import DEFAULT_FAMILIES, FeatureFamily, get_family
 from .preprocess import resize_to
-from .io import read_image
+from .io import DEFAULT_MAX_PIXELS, _read, warn_damaged
 
 __all__ = [
     "FeatureExtractor",
@@ -167,6 +168,9 @@ class ExtractionInfo:
         Shape of the image as decoded (after reduced-resolution JPEG decoding).
     from_cache : ndarray of shape (n_images,), dtype bool
         True where the vector came from the cache.
+    errors : dict of int to str
+        With ``on_error="skip"``: position -> reason of every image that could
+        not be read or described (its row of X is NaN). Empty otherwise.
     """
 
     crop_box: np.ndarray
@@ -174,6 +178,7 @@ class ExtractionInfo:
     crop_reason: list[str]
     decoded_shape: np.ndarray
     from_cache: np.ndarray = field(repr=False)
+    errors: dict[int, str] = field(default_factory=dict, repr=False)
 
     @property
     def n_cached(self) -> int:
@@ -277,14 +282,76 @@ def compute_image_features(image: Any, spec: _Spec) -> tuple[np.ndarray, dict[st
     return vector, info
 
 
-def _compute_batch(spec: _Spec, items: Sequence[tuple[int, Any]]) -> list[tuple[Any, ...]]:
+_WATCHDOG_STARTED = False
+
+
+def loky_workers_exit_with_parent(**backend_params: Any) -> Any:
+    """Context in which new loky workers run :func:`_exit_with_parent` as they start.
+
+    A worker that has not received a task yet must not outlive a killed parent
+    either. Other backends (threads, Dask) are left as configured.
+
+    Parameters
+    ----------
+    **backend_params
+        Further loky backend parameters (e.g. ``inner_max_num_threads``).
+    """
+    from contextlib import nullcontext
+
+    from joblib import parallel_config
+    from joblib._parallel_backends import LokyBackend
+    from joblib.parallel import get_active_backend
+
+    backend, _ = get_active_backend()
+    if not isinstance(backend, LokyBackend):
+        return nullcontext()
+    # The parent's pid is passed, not read in the worker: a worker still importing when
+    # the parent is killed would read the pid of the process that adopted it. Every
+    # caller passes the same initializer and pid, so loky keeps reusing its workers.
+    return parallel_config(backend="loky", initializer=_exit_with_parent, initargs=(os.getpid(),),
+                           **backend_params)
+
+
+def _exit_with_parent(parent: int | None = None) -> None:
+    """In a loky worker: exit as soon as the process that started it is gone.
+
+    loky keeps idle workers for 300 s and does not notice a parent killed with
+    SIGKILL: after ``kill -9`` of an extraction its workers lingered for minutes.
+    A daemon thread polls the parent pid (a dead parent's children are re-parented)
+    and ends the worker. Only loky workers are watched: the main process of a
+    sequential run must outlive a closed terminal when the user asked for that.
+    """
+    global _WATCHDOG_STARTED
+    import multiprocessing as mp
+
+    if _WATCHDOG_STARTED or not mp.current_process().name.startswith("LokyProcess"):
+        return
+    _WATCHDOG_STARTED = True
+    parent = os.getppid() if parent is None else parent
+
+    def watch() -> None:
+        import time
+
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    import threading
+
+    threading.Thread(target=watch, name="xrayfeat-parent-watchdog", daemon=True).start()
+
+
+def _compute_batch(spec: _Spec, items: Sequence[tuple[int, Any]],
+                   skip: bool = False) -> list[tuple[Any, ...]]:
     """Worker task: features of a batch of (position, source) pairs.
 
     Errors are returned as records rather than raised, because the library's
     exceptions do not survive pickling across process boundaries unchanged.
+    The batch stops at the first error unless ``skip`` is true.
     """
     import cv2
 
+    _exit_with_parent()
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
     out: list[tuple[Any, ...]] = []
@@ -292,27 +359,46 @@ def _compute_batch(spec: _Spec, items: Sequence[tuple[int, Any]]) -> list[tuple[
         for pos, source in items:
             path = None if isinstance(source, np.ndarray) else str(source)
             try:
-                image = read_image(source, target_size=spec.image_size)
+                # Decoder damage travels back in the record (and the cache): a warning
+                # raised in a worker process would never reach the caller.
+                damage: list[str] = []
+                image = _read(source, target_size=spec.image_size, min_side=16,
+                              max_pixels=DEFAULT_MAX_PIXELS, damage=damage)
                 vector, info = compute_image_features(image, spec)
+                if damage:
+                    info["decode_warning"] = damage[0]
             except ImageReadError as exc:
-                return [("error", pos, "read", exc.path, exc.reason)]
+                record: tuple[Any, ...] = ("error", pos, "read", exc.path, exc.reason)
             except XrayfeatError as exc:
-                return [("error", pos, type(exc).__name__, path, str(exc))]
-            out.append(("ok", pos, vector, info))
+                record = ("error", pos, type(exc).__name__, path, str(exc))
+            else:
+                record = ("ok", pos, vector, info)
+            if record[0] == "error" and not skip:
+                return [record]
+            out.append(record)
     finally:
         cv2.setNumThreads(threads)
     return out
 
 
-def _raise_record(record: tuple[Any, ...]) -> None:
+def _record_error(record: tuple[Any, ...]) -> XrayfeatError:
     _, pos, kind, path, message = record
     if kind == "read":
-        raise ImageReadError(path, message)
+        return ImageReadError(path, message)
     where = f"image {path!r}" if path else f"image #{pos}"
     from . import exceptions
 
     cls = getattr(exceptions, kind, XrayfeatError)
-    raise cls(f"{where}: {message}")
+    return cls(f"{where}: {message}")
+
+
+def _raise_record(record: tuple[Any, ...]) -> None:
+    raise _record_error(record)
+
+
+def _record_message(record: tuple[Any, ...]) -> str:
+    """The message the error of a failed record would carry (it names the file)."""
+    return str(_record_error(record))
 
 
 # ------------------------------------------------------------------------------ inputs
@@ -645,8 +731,16 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         """
         return self.transform_with_info(X)[0]
 
-    def transform_with_info(self, X: Any) -> tuple[np.ndarray, ExtractionInfo]:
+    def transform_with_info(self, X: Any, *, on_error: str = "raise") -> tuple[np.ndarray, ExtractionInfo]:
         """Like :meth:`transform`, also returning per-image crop and cache information.
+
+        Parameters
+        ----------
+        X : sequence of paths or arrays
+            As :meth:`transform`.
+        on_error : {"raise", "skip"}, default="raise"
+            "skip": an image that cannot be read or described gets a row of NaN
+            and its reason in ``info.errors`` instead of aborting the whole call.
 
         Returns
         -------
@@ -657,6 +751,8 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
             cache too, so a warm run reports them without decoding anything.
         """
         check_is_fitted(self, "feature_names_out_")
+        check_params({"on_error": on_error}, {"on_error": [Options("raise", "skip")]},
+                     owner="transform_with_info")
         spec = getattr(self, "_spec", None)
         if spec is None:  # unpickled: rebuild, and never let new parameters use the fitted key
             spec = self._build_spec()
@@ -669,7 +765,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         return _extract(
             _as_sources(X), spec, self.n_features_out_, self.config_hash_,
             memory=self.memory, n_jobs=self.n_jobs, progress=self.progress,
-            batch_size=self.batch_size,
+            batch_size=self.batch_size, on_error=on_error,
         )
 
     def __sklearn_tags__(self) -> Any:
@@ -698,33 +794,64 @@ def _batches(positions: Sequence[int], batch_size: int | str, n_workers: int) ->
 
 
 def _run_batches(spec: _Spec, sources: Sequence[Any], batches: list[list[int]],
-                 n_jobs: int | None) -> Iterator[list[tuple[Any, ...]]]:
+                 n_jobs: int | None, skip: bool = False) -> Iterator[list[tuple[Any, ...]]]:
     from joblib import Parallel, delayed
 
-    tasks = (delayed(_compute_batch)(spec, [(i, sources[i]) for i in b]) for b in batches)
-    parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-    yield from parallel(tasks)
+    tasks = (delayed(_compute_batch)(spec, [(i, sources[i]) for i in b], skip) for b in batches)
+    with loky_workers_exit_with_parent():
+        results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(tasks)
+    try:
+        for result in results:  # not `yield from`: the close below must be ours
+            yield result
+    finally:
+        # Stopping early (an unreadable image is being raised) cancels the queued
+        # batches on purpose; joblib's advice about "unnecessary computation" is noise.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r".*tasks which were still being processed",
+                                    category=UserWarning)
+            results.close()
+
+
+def _without_unwritable_cache(exc: CacheError) -> None:
+    """Carry on without a cache this process cannot write (it only saves time), saying so.
+
+    Prediction must never need a writable cache; a damaged one is still an error.
+    """
+    if exc.kind != "permission":
+        raise exc
+    warnings.warn(f"{exc} Features are computed without it.", UserWarning, stacklevel=4)
 
 
 def _extract(sources: list[Any], spec: _Spec, n_features: int, config_hash: str, *,
              memory: Any, n_jobs: int | None, progress: Any,
-             batch_size: int | str) -> tuple[np.ndarray, ExtractionInfo]:
+             batch_size: int | str, on_error: str = "raise") -> tuple[np.ndarray, ExtractionInfo]:
     n = len(sources)
     out = np.empty((n, n_features), dtype=np.float32)
     records: list[Mapping[str, Any]] = [{}] * n
     from_cache = np.zeros(n, dtype=bool)
+    errors: dict[int, str] = {}
     cache = check_memory(memory)
     keys: list[str] = []
     if cache is not None:
-        keys = [entry_key(content_digest(s), config_hash) for s in sources]
-        hits = cache.get_many(keys)
+        for i, source in enumerate(sources):
+            try:
+                keys.append(entry_key(content_digest(source), config_hash))
+            except ImageReadError as exc:  # a missing or unopenable file
+                if on_error == "raise":
+                    raise
+                errors[i], out[i] = str(exc), np.nan
+                keys.append("")
+        try:
+            hits = cache.get_many(keys)
+        except CacheError as exc:
+            cache, hits = _without_unwritable_cache(exc), {}
         for i, key in enumerate(keys):
             hit = hits.get(key)
             if hit is not None and hit[0].shape == (n_features,):
                 out[i] = hit[0]
                 records[i] = hit[1]
                 from_cache[i] = True
-    todo = np.flatnonzero(~from_cache).tolist()
+    todo = [i for i in np.flatnonzero(~from_cache).tolist() if i not in errors]
     if todo:
         from joblib import effective_n_jobs
 
@@ -735,21 +862,32 @@ def _extract(sources: list[Any], spec: _Spec, n_features: int, config_hash: str,
 
             bar = tqdm(total=len(todo), desc="xrayfeat features", unit="img", file=sys.stderr)
         try:
-            for result in _run_batches(spec, sources, batches, n_jobs):
-                if result and result[0][0] == "error":
+            for result in _run_batches(spec, sources, batches, n_jobs, on_error == "skip"):
+                if on_error == "raise" and result and result[0][0] == "error":
                     _raise_record(result[0])
+                for record in [r for r in result if r[0] == "error"]:
+                    errors[record[1]] = _record_message(record)
+                    out[record[1]] = np.nan
+                result = [r for r in result if r[0] == "ok"]
                 for _, pos, vector, info in result:
                     out[pos] = vector
                     records[pos] = info
                 if cache is not None:
-                    cache.put_many((keys[pos], config_hash, vector, info)
-                                   for _, pos, vector, info in result)
+                    try:
+                        cache.put_many((keys[pos], config_hash, vector, info)
+                                       for _, pos, vector, info in result)
+                    except CacheError as exc:
+                        cache = _without_unwritable_cache(exc)
                 if bar is not None:
                     bar.update(len(result))
         finally:
             if bar is not None:
                 bar.close()
-    return out, ExtractionInfo._from_records(records, from_cache)
+    warn_damaged([(sources[i], r["decode_warning"]) for i, r in enumerate(records)
+                  if "decode_warning" in r])
+    info = ExtractionInfo._from_records(records, from_cache)
+    info.errors = dict(sorted(errors.items()))
+    return out, info
 
 
 def extract_features(X: Any, **params: Any) -> tuple[np.ndarray, ExtractionInfo]:

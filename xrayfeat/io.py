@@ -15,9 +15,14 @@ from __future__ import annotations
 
 import io as _pyio
 import os
+import re
 import struct
+import sys
+import tempfile
+import threading
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -28,6 +33,7 @@ from ._validation import Interval, Options, check_params
 from .exceptions import ImageReadError
 
 __all__ = [
+    "CorruptImageWarning",
     "IMAGE_SUFFIXES",
     "read_image",
     "read_images",
@@ -51,6 +57,17 @@ _SIGNATURES = (
 )
 # Grey levels cv2.IMREAD_REDUCED_GRAYSCALE_{2,4,8} decode JPEGs at.
 _REDUCED_FLAGS = {2: 16, 4: 32, 8: 64}
+# In entropy-coded JPEG data 0xFF is stuffed as FF 00 and restart markers are FF D0-D7;
+# any other byte after (one or more) 0xFF is the next marker.
+_JPEG_NEXT_MARKER = re.compile(rb"\xff+[^\x00\xd0-\xd7\xff]")
+
+
+class CorruptImageWarning(UserWarning):
+    """An image decoded, but its decoder reported damaged data (parts may be filled in grey).
+
+    To refuse such files instead, pass ``strict=True`` to :func:`read_image`, or turn
+    the warning into an error: ``warnings.simplefilter("error", CorruptImageWarning)``.
+    """
 
 
 def image_format(data: bytes) -> str | None:
@@ -111,12 +128,98 @@ def _header_shape(data: bytes, fmt: str) -> tuple[int, int] | None:
     return None
 
 
+def _jpeg_reaches_end(data: bytes) -> bool:
+    """True if the JPEG's chain of segments and scans ends with an end-of-image marker.
+
+    Walking the markers (rather than looking for FF D9 near the end of the file)
+    accepts the bytes cameras and PACS exports append after the image, and does not
+    take the end marker of an embedded thumbnail for the end of the image.
+    """
+    i, n = 2, len(data)
+    while i + 2 <= n:
+        if data[i] != 0xFF or data[i + 1] == 0xFF:  # stray or fill bytes before a marker
+            m = _JPEG_NEXT_MARKER.search(data, i)
+            if m is None:
+                return False
+            i = m.end() - 2
+        marker = data[i + 1]
+        if marker == 0xD9:
+            return True
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # stand-alone markers
+            i += 2
+            continue
+        if i + 4 > n:
+            return False
+        (length,) = struct.unpack(">H", data[i + 2 : i + 4])
+        i += 2 + length
+        if marker == 0xDA:  # a scan: entropy-coded data runs up to the next marker
+            m = _JPEG_NEXT_MARKER.search(data, i)
+            if m is None:
+                return False
+            i = m.end() - 2
+    return False
+
+
+def _png_reaches_end(data: bytes) -> bool:
+    """True if the PNG's chunk chain reaches its IEND chunk (trailing bytes allowed)."""
+    i, n = 8, len(data)
+    while i + 8 <= n:
+        (length,) = struct.unpack(">I", data[i : i + 4])
+        if data[i + 4 : i + 8] == b"IEND":
+            return True
+        i += 12 + length
+    return False
+
+
 def _check_complete(data: bytes, fmt: str, path: Any) -> None:
     """Refuse files whose end marker is missing (truncated downloads or copies)."""
-    if fmt == "jpeg" and b"\xff\xd9" not in data[-4096:]:
+    if fmt == "jpeg" and not _jpeg_reaches_end(data):
         raise ImageReadError(path, "truncated JPEG (no end-of-image marker); the file is incomplete")
-    if fmt == "png" and b"IEND" not in data[-64:]:
+    if fmt == "png" and not _png_reaches_end(data):
         raise ImageReadError(path, "truncated PNG (no IEND chunk); the file is incomplete")
+
+
+_CAPTURE_LOCK = threading.Lock()
+_capture_fd: tuple[int, int] | None = None  # (pid, descriptor of an unlinked file), reused
+
+
+@contextmanager
+def _decoder_messages() -> Iterator[list[str]]:
+    """Collect what native decoders write to file descriptor 2 meanwhile.
+
+    libjpeg reports damaged entropy data ("Corrupt JPEG data: premature end of data
+    segment") only by printing to stderr and OpenCV offers no hook, so the message
+    named no file and could not be caught. The lock keeps other threads' decodes
+    out of the window; their Python-level writes are flushed before it opens.
+    """
+    global _capture_fd
+    found: list[str] = []
+    with _CAPTURE_LOCK:
+        try:
+            if _capture_fd is None or _capture_fd[0] != os.getpid():
+                fd, name = tempfile.mkstemp(prefix="xrayfeat-decoder-")
+                os.unlink(name)  # only the descriptor is needed; nothing is left on disk
+                _capture_fd = (os.getpid(), fd)
+            fd = _capture_fd[1]
+            os.ftruncate(fd, 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+            if sys.stderr is not None:
+                sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError):  # no usable fd 2 (embedded interpreters): decode uncaptured
+            yield found
+            return
+        os.dup2(fd, 2)
+        try:
+            yield found
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            size = os.lseek(fd, 0, os.SEEK_CUR)
+            if size:
+                os.lseek(fd, 0, os.SEEK_SET)
+                text = os.read(fd, min(size, 65536)).decode("utf-8", "replace")
+                found.append(" ".join(text.split()))
 
 
 def _to_unit_float(arr: np.ndarray, path: Any) -> np.ndarray:
@@ -230,7 +333,7 @@ def _reduction_factor(shape: tuple[int, int] | None, target_size: int | None) ->
 
 
 def _decode_bytes(
-    data: bytes, path: Any, *, target_size: int | None, max_pixels: int
+    data: bytes, path: Any, *, target_size: int | None, max_pixels: int, damage: list[str]
 ) -> np.ndarray:
     import cv2
 
@@ -259,14 +362,22 @@ def _decode_bytes(
     else:
         # Keep 16-bit depth and all channels; grey conversion happens below.
         flag = cv2.IMREAD_UNCHANGED
+    messages: list[str] = []
     try:
-        arr = cv2.imdecode(buf, flag)
+        if fmt == "jpeg":
+            with _decoder_messages() as messages:
+                arr = cv2.imdecode(buf, flag)
+        else:
+            arr = cv2.imdecode(buf, flag)
     except cv2.error as exc:
         raise ImageReadError(path, f"the {fmt.upper()} decoder failed ({exc.msg.strip()})") from None
     if arr is None:
         raise ImageReadError(path, f"the {fmt.upper()} data is corrupt and could not be decoded")
     if arr.size > max_pixels:
         raise ImageReadError(path, f"image has {arr.size} pixels, more than max_pixels={max_pixels}")
+    if messages:
+        damage.append(f"the JPEG decoder reported damaged data ({'; '.join(messages)}); "
+                      "parts of the image may be filled in grey")
     return _to_unit_float(_to_grey(arr, path), path)
 
 
@@ -292,6 +403,7 @@ def read_image(
     target_size: int | None = None,
     min_side: int = 16,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    strict: bool = False,
 ) -> np.ndarray:
     """Read an image file or array as a 2-D float32 array in [0, 1].
 
@@ -314,6 +426,11 @@ def read_image(
         Images with fewer rows or columns are refused as degenerate.
     max_pixels : int, default=2**28
         Images with more pixels are refused before being decoded.
+    strict : bool, default=False
+        What to do with a JPEG whose decoder reports damaged data but still
+        returns an image (libjpeg fills the lost part in grey): False warns with
+        a :class:`CorruptImageWarning` naming the file, True raises
+        :class:`ImageReadError`.
 
     Returns
     -------
@@ -328,6 +445,13 @@ def read_image(
         smaller than ``min_side`` or larger than ``max_pixels``. The message
         names the file and the reason.
 
+    Warns
+    -----
+    CorruptImageWarning
+        For a damaged JPEG that still decodes, unless ``strict=True``. Bytes
+        after a JPEG's end-of-image marker (appended by cameras and PACS
+        exports) are not damage.
+
     Examples
     --------
     >>> import numpy as np
@@ -338,14 +462,30 @@ def read_image(
     ((64, 48), dtype('float32'), 0.3)
     """
     check_params(
-        {"target_size": target_size, "min_side": min_side, "max_pixels": max_pixels},
+        {"target_size": target_size, "min_side": min_side, "max_pixels": max_pixels,
+         "strict": strict},
         {
             "target_size": [None, Interval(int, 1, None)],
             "min_side": [Interval(int, 1, None)],
             "max_pixels": [Interval(int, 1, None)],
+            "strict": [bool],
         },
         owner="read_image",
     )
+    damage: list[str] = []
+    image = _read(source, target_size=target_size, min_side=min_side, max_pixels=max_pixels,
+                  damage=damage)
+    if damage:
+        if strict:
+            raise ImageReadError(source, damage[0])
+        warnings.warn(f"image {os.fspath(source)!r}: {damage[0]}.", CorruptImageWarning, stacklevel=2)
+    return image
+
+
+def _read(
+    source: Any, *, target_size: int | None, min_side: int, max_pixels: int, damage: list[str]
+) -> np.ndarray:
+    """:func:`read_image` without the parameter checks; decoder damage goes to ``damage``."""
     if isinstance(source, np.ndarray):
         path = None
         if source.size > max_pixels * 4:
@@ -353,7 +493,8 @@ def read_image(
         image = _from_array(source)
     elif isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
-        image = _decode_bytes(read_bytes(path), path, target_size=target_size, max_pixels=max_pixels)
+        image = _decode_bytes(read_bytes(path), path, target_size=target_size, max_pixels=max_pixels,
+                              damage=damage)
     else:
         raise ImageReadError(
             None, f"expected a file path or a numpy array; got {type(source).__name__}"
@@ -428,6 +569,16 @@ def read_images(
         more = f" (and {len(result.skipped) - 3} more)" if len(result.skipped) > 3 else ""
         warnings.warn(f"skipped {len(result.skipped)} unreadable image(s): {shown}{more}", stacklevel=2)
     return result
+
+
+def warn_damaged(damaged: Sequence[tuple[str, str]]) -> None:
+    """One :class:`CorruptImageWarning` naming the damaged files (the first three)."""
+    if not damaged:
+        return
+    shown = "; ".join(f"{path!r}: {why}" for path, why in damaged[:3])
+    more = f" (and {len(damaged) - 3} more)" if len(damaged) > 3 else ""
+    warnings.warn(f"{len(damaged)} image(s) decoded from damaged data: {shown}{more}.",
+                  CorruptImageWarning, stacklevel=3)
 
 
 def is_image_name(path: str | os.PathLike) -> bool:

@@ -16,8 +16,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import LabelEncoder, StandardScaler
-from sklearn.utils.validation import check_is_fitted
 
+from ._fitted import check_is_fitted
 from .exceptions import ConfigError
 
 __all__ = ["CLASSIFIERS", "make_classifier", "BalancedXGBClassifier"]

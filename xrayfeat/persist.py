@@ -21,6 +21,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from ._atomic import publish
 from ._version import __version__
 from .exceptions import ModelFileError
 
@@ -91,6 +92,74 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def _estimators(obj: Any, seen: set[int] | None = None):
+    """Every object with a ``__dict__`` reachable from ``obj`` through attributes and containers."""
+    seen = set() if seen is None else seen
+    if id(obj) in seen:
+        return
+    seen.add(id(obj))
+    if isinstance(obj, (list, tuple)):
+        for item in obj:
+            yield from _estimators(item, seen)
+    elif isinstance(obj, dict):
+        for item in obj.values():
+            yield from _estimators(item, seen)
+    elif hasattr(obj, "__dict__") and type(obj).__module__.split(".")[0] in ("sklearn", "xrayfeat"):
+        yield obj
+        for item in vars(obj).values():
+            yield from _estimators(item, seen)
+
+
+def _compact_support_vectors(model: Any) -> None:
+    """Store SVM support vectors as float32 where that loses nothing (in place).
+
+    They are rows of the standardised float32 feature matrix, held as float64 by
+    libsvm: half of every RBF-SVM model file was zero mantissa bits.
+    :func:`_restore_support_vectors` undoes it on load.
+    """
+    import numpy as np
+    from sklearn.svm._base import BaseLibSVM
+
+    for est in _estimators(model):
+        sv = getattr(est, "support_vectors_", None)
+        if isinstance(est, BaseLibSVM) and isinstance(sv, np.ndarray) and sv.dtype == np.float64:
+            small = sv.astype(np.float32)
+            if np.array_equal(small, sv):
+                est.support_vectors_ = small
+
+
+def _restore_support_vectors(model: Any) -> None:
+    """libsvm predicts only from float64 support vectors."""
+    import numpy as np
+    from sklearn.svm._base import BaseLibSVM
+
+    for est in _estimators(model):
+        sv = getattr(est, "support_vectors_", None)
+        if isinstance(est, BaseLibSVM) and isinstance(sv, np.ndarray) and sv.dtype == np.float32:
+            est.support_vectors_ = sv.astype(np.float64)
+
+
+def _for_saving(model: Any) -> Any:
+    """A copy of a fitted model ready for a file: no feature cache, compact arrays.
+
+    The fitting machine's cache path means nothing to whoever loads the file (it
+    made another user's predictions fail with "permission denied"); the loader
+    can set one with ``model.set_params(memory=...)``. The copy is deep because
+    the support vectors are changed in place.
+    """
+    import copy
+
+    out = copy.deepcopy(model)
+    _compact_support_vectors(out)
+    out.memory = None
+    if isinstance(out.features, dict):
+        out.features = {k: v for k, v in out.features.items() if k != "memory"}
+    elif hasattr(out.features, "set_params"):
+        out.features.set_params(memory=None)
+    out.features_.set_params(memory=None)
+    return out
+
+
 def save(model: Any, path: str | os.PathLike) -> Path:
     """Save a fitted model to a safe skops file, atomically.
 
@@ -105,7 +174,8 @@ def save(model: Any, path: str | os.PathLike) -> Path:
     -------
     pathlib.Path
         The written file. It records the xrayfeat, scikit-learn and XGBoost
-        versions and the model's full configuration.
+        versions and the model's full configuration, except the feature cache
+        (``memory``), which is machine-specific and left out.
     """
     import skops.io as sio
 
@@ -114,6 +184,7 @@ def save(model: Any, path: str | os.PathLike) -> Path:
     if not isinstance(model, XrayClassifier) or not hasattr(model, "model_"):
         raise ModelFileError(f"only fitted xrayfeat models can be saved; got {type(model).__name__}.")
     path = Path(path)
+    model = _for_saving(model)
     config = json.dumps(model.get_params(deep=False), default=repr, sort_keys=True)
     payload = {
         "format": FORMAT,
@@ -127,12 +198,45 @@ def save(model: Any, path: str | os.PathLike) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        sio.dump(payload, tmp)
-        os.replace(tmp, path)
+        # Deflate: the schema (thousands of feature names) and float arrays shrink well.
+        sio.dump(payload, tmp, compression=zipfile.ZIP_DEFLATED, compresslevel=6)
+        publish(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def _check_archive(path: Path) -> None:
+    """Refuse anything but a complete zip archive, saying which of the failures it is.
+
+    ``zipfile.is_zipfile`` answers False for an unreadable file too (it swallows the
+    OSError), which used to be reported as "a pickle file": open the file ourselves.
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+            complete = zipfile.is_zipfile(fh)
+    except PermissionError:
+        raise ModelFileError(
+            f"cannot read the model file {str(path)!r}: permission denied. Ask its owner to "
+            "make it readable (e.g. chmod a+r) or copy it somewhere you can read."
+        ) from None
+    except OSError as exc:
+        raise ModelFileError(f"cannot read the model file {str(path)!r}: {exc.strerror or exc}.") from None
+    if complete:
+        return
+    if head == b"PK\x03\x04" or not head:
+        # A zip's directory is at its end: a file that starts like one but has no
+        # directory was cut short (an interrupted copy or download).
+        raise ModelFileError(
+            f"the model file {str(path)!r} is truncated ({path.stat().st_size} bytes; the zip "
+            "archive has no end). Copy or download it again."
+        )
+    raise ModelFileError(
+        f"{str(path)!r} is not an xrayfeat model file (expected a skops zip archive). "
+        "Pickle and joblib files are refused because loading them can run arbitrary code."
+    )
 
 
 def load(path: str | os.PathLike) -> Any:
@@ -159,11 +263,7 @@ def load(path: str | os.PathLike) -> Any:
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"no such model file: {str(path)!r}.")
-    if not zipfile.is_zipfile(path):
-        raise ModelFileError(
-            f"{str(path)!r} is not an xrayfeat model file (expected a skops zip archive). "
-            "Pickle and joblib files are refused because loading them can run arbitrary code."
-        )
+    _check_archive(path)
     try:
         found = sio.get_untrusted_types(file=path)
     except Exception as exc:  # skops raises assorted errors on damaged archives
@@ -193,5 +293,6 @@ def load(path: str | os.PathLike) -> Any:
             "predictions may differ slightly.", UserWarning, stacklevel=2,
         )
     model = payload["model"]
+    _restore_support_vectors(model)
     model.saved_versions_ = saved
     return model
