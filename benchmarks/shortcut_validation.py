@@ -36,6 +36,9 @@ sys.path.insert(0, str(ROOT))
 
 from xrayfeat import XrayClassifier, load_dataset, shortcut_report  # noqa: E402
 
+# Every configuration is spelled out from this base, so that changing the library's
+# defaults never changes what a row means.
+_BASE = {"families": ["hog", "lbp", "intensity"], "image_size": 224, "preprocess": None, "crop_lungs": False}
 _CROP = {"crop_lungs": True}
 _PCT_CLAHE = {"preprocess": ["percentile", "clahe"]}
 
@@ -98,6 +101,7 @@ def main() -> None:
         configs.update(EXTRA)
     if args.only_extra:
         configs = dict(EXTRA)
+    configs = {k: {**_BASE, **v} for k, v in configs.items()}
     if args.only:
         configs = {k: v for k, v in configs.items() if k in args.only}
     calibration = None if args.calibration == "none" else args.calibration

@@ -43,10 +43,29 @@ def test_default_grid_is_the_documented_one():
     names = [s.name for s in expand_pipelines(cfg)]
     assert cfg["profile"] == "none"
     assert names == [
-        "hog-svm", "hog-crop-svm", "lbp-svm", "lbp-crop-svm",
-        "hog+lbp+intensity-svm", "hog+lbp+intensity-xgboost", "hog+lbp+intensity-logreg",
-        "hog+lbp+intensity-crop-svm", "hog+lbp+intensity-crop-xgboost", "hog+lbp+intensity-crop-logreg",
+        "hog+lbp+intensity-crop-logreg", "hog+lbp+intensity-crop-svm", "hog+lbp+intensity-crop-xgboost",
+        "hog+lbp+intensity-logreg", "hog+lbp+intensity-svm", "hog+lbp+intensity-xgboost",
+        "hog-crop-svm", "lbp-crop-svm",
     ]
+    assert cfg["shortcuts"]["enabled"] is True
+
+
+def test_pipeline_defaults_are_the_library_defaults():
+    """One source per default: the benchmark's [pipeline_defaults] pipeline is xrayfeat.fit()'s."""
+    from xrayfeat import FeatureExtractor, XrayClassifier
+
+    cfg = _full('pipelines=[{name = "default"}]')
+    (spec,) = expand_pipelines(cfg)
+    lib = FeatureExtractor().get_params()
+    ours = spec.extractor_params()
+    families = ours.pop("families")
+    from xrayfeat.features import DEFAULT_FAMILIES
+
+    assert tuple(families) == DEFAULT_FAMILIES
+    assert ours == {k: lib[k] for k in ours}
+    clf = XrayClassifier().get_params()
+    assert spec.classifier == clf["classifier"] and (spec.classifier_params or None) == clf["classifier_params"]
+    assert spec.calibration == clf["calibration"] and spec.threshold == clf["threshold"]
 
 
 def test_sample_profile_applies_without_data_only():
@@ -101,16 +120,16 @@ def test_pipelines_list_replaces_default(tmp_path):
     path = _write(tmp_path, '[[pipelines]]\nfeatures = "hog"\nclassifier = ["svm", "logreg"]\n'
                             'threshold = ["youden", "specificity@sensitivity>=0.95", 0.4]\n')
     names = [s.name for s in expand_pipelines(_full(file=path))]
-    assert names == ["hog-svm-youden", "hog-svm-sens0.95", "hog-svm-t0.4",
-                     "hog-logreg-youden", "hog-logreg-sens0.95", "hog-logreg-t0.4"]
+    assert names == ["hog-crop-svm-youden", "hog-crop-svm-sens0.95", "hog-crop-svm-t0.4",
+                     "hog-crop-logreg-youden", "hog-crop-logreg-sens0.95", "hog-crop-logreg-t0.4"]
 
 
 def test_set_values_are_parsed_as_toml_or_bare_strings():
     cfg = _full("labels=3class", "evaluation.n_boot=25", "learning_curve.fractions=[0.5, 1.0]",
-                'pipelines[0].features="lbp"', "figures.enabled=false")
+                'pipelines[0].features="glcm"', "figures.enabled=false")
     assert cfg["labels"] == "3class" and cfg["evaluation"]["n_boot"] == 25
     assert cfg["learning_curve"]["fractions"] == [0.5, 1.0] and cfg["figures"]["enabled"] is False
-    assert expand_pipelines(cfg)[0].name == "lbp-svm"
+    assert expand_pipelines(cfg)[0].name == "glcm-crop-logreg"
 
 
 def test_set_indexes_into_the_sample_profile_pipelines():
@@ -122,10 +141,10 @@ def test_named_feature_sets_and_preprocessing(tmp_path):
     path = _write(tmp_path, '[feature_sets.fine]\nfamilies = ["hog", "intensity"]\n'
                             'family_params = { hog = { cell_size = 8 } }\n'
                             '[[pipelines]]\nfeatures = "fine"\npreprocess = ["clahe", "none"]\n')
-    spec, raw = expand_pipelines(_full(file=path))
-    # The default chain ("clahe") is left out of the name, any other one is named.
-    assert (spec.name, raw.name) == ("fine-svm", "fine-none-svm")
-    params = spec.extractor_params()
+    named, raw = expand_pipelines(_full(file=path))
+    # The default chain ("none") is left out of the name, any other one is named.
+    assert (named.name, raw.name) == ("fine-clahe-crop-logreg", "fine-crop-logreg")
+    params = named.extractor_params()
     assert params["families"] == ["hog", "intensity"] and params["family_params"] == {"hog": {"cell_size": 8}}
     assert params["preprocess"][0] == "percentile"
     assert raw.extractor_params()["preprocess"] is None
@@ -158,7 +177,7 @@ BAD = [
     (['feature_sets.f.families=["hog"]', "feature_sets.f.family_params={hog={cel=1}}",
       'pipelines[0].features="f"'], r"pipelines\[0\].features \(f\): HOG got unknown parameter"),
     (['pipelines[0].calibration="none"'], "pipelines\\[0\\].calibration: classifier 'svm' needs calibration"),
-    (['pipelines[0].name="mine"'], "pipelines\\[0\\].name is set but the entry expands to 4 pipelines"),
+    (['pipelines[0].name="mine"'], "pipelines\\[0\\].name is set but the entry expands to 6 pipelines"),
     (['learning_curve.pipeline="nope"'], "'learning_curve.pipeline' is 'nope', which is not a pipeline"),
     (['compare.files=["/no/such/preds.csv"]'], r"'compare.files\[0\]' \(--compare\): no such file"),
     (['data.train="/x"'], "give either data.root"),
@@ -176,7 +195,7 @@ def test_bad_configs_raise_naming_the_key(sets, match):
 
 def test_duplicate_pipeline_names(tmp_path):
     path = _write(tmp_path, '[[pipelines]]\nfeatures = "hog"\n[[pipelines]]\nfeatures = "hog"\n')
-    with pytest.raises(ConfigError, match="two pipelines are both named 'hog-svm'"):
+    with pytest.raises(ConfigError, match="two pipelines are both named 'hog-crop-logreg'"):
         _full(file=path)
 
 

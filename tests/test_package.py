@@ -39,10 +39,11 @@ def test_runner_on_embedded_sample_prints_metrics(tmp_path):
     assert sum(line.startswith("[") and "done in" in line for line in lines) == 4  # one per pipeline
     header = next(line for line in lines if line.startswith("| pipeline"))
     cells = [c.strip() for c in header.strip("|").split("|")]
-    row = next(line for line in lines if line.startswith("| hog-svm "))
+    row = next(line for line in lines if line.startswith("| hog+lbp+intensity-crop-logreg "))
     auc = float(row.strip("|").split("|")[cells.index("AUC")])
     assert 0.5 < auc <= 1.0  # better than chance on the sample's test split
     assert "REPORTED, NOT RERUN" in out.stdout
     (run_dir,) = tmp_path.glob("sample-binary-*")
     report = (run_dir / "report.md").read_text()
-    assert "hog-svm" in report and (run_dir / "results.csv").is_file()
+    assert "hog+lbp+intensity-crop-logreg" in report and (run_dir / "results.csv").is_file()
+    assert "Does the model read the chest?" in report

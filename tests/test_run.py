@@ -21,7 +21,7 @@ from xrayfeat.datasets import load_sample  # noqa: E402
 SMALL = [
     "cv.folds=3", "evaluation.n_boot=50", "evaluation.timing_images=2",
     "figures.overlay_images=2", "figures.dpi=40", "learning_curve.fractions=[0.5, 1.0]",
-    'pipelines=[{features = "hog", classifier = "svm"}, '
+    'pipelines=[{features = "hog", classifier = "svm", crop_lungs = false}, '
     '{features = "lbp+intensity", classifier = "svm", crop_lungs = true}]',
 ]
 NAMES = ["hog-svm", "lbp+intensity-crop-svm"]
@@ -174,7 +174,7 @@ def test_failed_pipeline_is_reported_without_done_marker(tmp_path, cache_dir, mo
 
     monkeypatch.setattr(experiments.pipelines, "run_pipeline", broken)
     cfg = resolve_config(cli={"run": {"out": str(tmp_path), "cache": str(cache_dir)}},
-                         sets=SMALL[:-1] + ['pipelines=[{features = "hog", classifier = "svm"}]',
+                         sets=SMALL[:-1] + ['pipelines=[{features = "hog", classifier = "svm", crop_lungs = false}]',
                                             "figures.enabled=false", "learning_curve.enabled=false"])
     with pytest.raises(PipelineFailure, match="1 of 1 pipelines failed: hog-svm"):
         run(cfg, log=_Log())

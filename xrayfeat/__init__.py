@@ -40,8 +40,10 @@ _LAZY = {
     "segment_lungs": "segment",
     "crop_to_lungs": "segment",
     "check_lung_mask": "segment",
+    "lung_mask_score": "segment",
     "LungCrop": "segment",
     "plot_lung_crops": "plots",
+    "plot_worst_masks": "plots",
     # features
     "FeatureExtractor": "extract",
     "extract_features": "extract",
