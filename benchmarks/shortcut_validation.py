@@ -69,6 +69,8 @@ EXTRA: dict[str, dict] = {
     "crop 96 masked +zones": {**_CROP, "image_size": 96, "mask_outside": True,
                               "families": ["hog", "lbp", "intensity", "zones"]},
     "crop 128 masked": {**_CROP, "image_size": 128, "mask_outside": True},
+    "crop 160 masked": {**_CROP, "image_size": 160, "mask_outside": True},
+    "crop 160 +zones": {**_CROP, "image_size": 160, "families": ["hog", "lbp", "intensity", "zones"]},
     "crop 128 +zones": {**_CROP, "image_size": 128, "families": ["hog", "lbp", "intensity", "zones"]},
 }
 

@@ -125,7 +125,7 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
         Feature extraction: a dict of :class:`xrayfeat.FeatureExtractor`
         parameters (merged onto its defaults), an extractor instance, or None
         for ``FeatureExtractor()`` itself: HOG + LBP + intensity on the lung
-        crop at 96 px (see the Notes).
+        crop at 160 px (see the Notes).
     threshold : str or float, default="balanced_accuracy"
         Binary problems only (a multiclass fit refuses any other value with a
         ConfigError, since it has no threshold). A threshold objective (see
@@ -165,7 +165,7 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
     features were therefore chosen by the training-only chest-swap criterion of
     :func:`xrayfeat.shortcut_report` (balanced accuracy on composites whose chest
     region comes from another patient), which ranks 14 configurations in the
-    order of their shifted-site accuracy (Spearman 0.84; CV AUC: -0.10); see
+    order of their shifted-site accuracy (Spearman 0.74; CV AUC: -0.19); see
     ``benchmarks/shortcut_validation.py`` and the README. Logistic regression
     with strong L2 (``C=0.01``) is the lowest-capacity model that matched the
     others in CV.

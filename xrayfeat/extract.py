@@ -84,12 +84,11 @@ __all__ = [
 ]
 
 #: Default working size (pixels a side) of the lung crop. Chosen with the other
-#: defaults by the chest-swap criterion (:func:`xrayfeat.shortcut_report`): on the
-#: training split 96 px scored 0.912 against 0.901 at 128 px, 0.889 at 160 and 224 px,
-#: 0.895 at 80 px and 0.891 at 64 px (``benchmarks/shortcut_validation.py``); coarse
-#: 16 px HOG cells then span ~1/6 of the chest, which describes opacities rather than
-#: fine rib and marker edges.
-DEFAULT_IMAGE_SIZE = 96
+#: defaults by the chest-swap criterion (:func:`xrayfeat.shortcut_report`, all 5,196
+#: composites of the training split): 160 px scored 0.906, 128 px 0.905, 224 px 0.903,
+#: 96 px 0.888 (``benchmarks/shortcut_validation.py``); 160 px also had the best CV
+#: ROC-AUC of the lung crops (0.983). 16 px HOG cells then span ~1/10 of the chest.
+DEFAULT_IMAGE_SIZE = 160
 _AUTO_PROGRESS_MIN = 500
 _MAX_BATCH = 64
 
@@ -523,10 +522,10 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
     family_params : dict or None, default=None
         ``{family name: {parameter: value}}`` overriding that family's defaults,
         e.g. ``{"hog": {"cell_size": 8}, "lbp": {"grid": (1, 1)}}``.
-    image_size : int, default=96
+    image_size : int, default=160
         Images are resized to ``image_size x image_size`` (aspect ratio not
         kept) before segmentation and again after lung cropping; features are
-        computed at that size (see :data:`DEFAULT_IMAGE_SIZE` for why 96).
+        computed at that size (see :data:`DEFAULT_IMAGE_SIZE` for why 160).
     preprocess : Preprocessor, list or None, default=None
         Applied after resizing. A list is passed to
         :meth:`xrayfeat.preprocess.Preprocessor.from_config`. None: no preprocessing.
@@ -545,8 +544,8 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         (:func:`xrayfeat.preprocess.fill_outside`), so that families that do not
         take a mask (HOG) see the lungs only, not the heart, mediastinum,
         diaphragm or ribs around them. Ignored where the mask fell back. Off by
-        default: it lowered the chest-swap criterion (0.865 against 0.912 at
-        96 px), as the lung outline it leaves is itself a strong edge.
+        default: it lowered the chest-swap criterion (see the README), as the
+        lung outline it leaves is itself a strong edge.
     memory : None, str, path-like, FeatureCache or joblib.Memory, default=None
         Feature cache (see :mod:`xrayfeat.cache`); None disables caching.
     n_jobs : int or None, default=None
