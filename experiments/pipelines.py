@@ -268,7 +268,7 @@ def learning_curve(spec: PipelineSpec, train: Dataset, test: Dataset | None, ful
 
 def shortcut_diagnostic(specs: list[PipelineSpec], train: Dataset, *, cfg: dict[str, Any], cache: Any,
                         n_jobs: int | None, log: Any = print) -> dict[str, Any]:
-    """The lung-swap shortcut diagnostic of every pipeline, on the training split only.
+    """The chest-swap shortcut diagnostic of every pipeline, on the training split only.
 
     All pipelines share the same folds and the same composites
     (:func:`xrayfeat.shortcut_report` with a dict of estimators).
@@ -281,7 +281,7 @@ def shortcut_diagnostic(specs: list[PipelineSpec], train: Dataset, *, cfg: dict[
     from xrayfeat.shortcuts import shortcut_report
 
     folds = cfg["cv"]["folds"]
-    log(f"shortcut diagnostic: {len(specs)} pipelines, lung-swapped composites of the training split ...")
+    log(f"shortcut diagnostic: {len(specs)} pipelines, chest-swapped composites of the training split ...")
     t0 = time.perf_counter()
     estimators = {s.name: _classifier(s, cfg, cache, n_jobs, folds) for s in specs}
     reports = shortcut_report(train, estimators, cv=folds, random_state=cfg["seed"], memory=cache, n_jobs=n_jobs)

@@ -76,11 +76,11 @@ def test_names_match_columns_and_are_stable(images):
 def test_default_parameters():
     fx = FeatureExtractor()
     assert fx.get_params() == {
-        "families": None, "family_params": None, "image_size": 160, "preprocess": None,
+        "families": None, "family_params": None, "image_size": 128, "preprocess": None,
         "crop_lungs": True, "mask_outside": False, "memory": None, "n_jobs": None, "progress": "auto",
         "batch_size": "auto"}
     fx.fit()
-    assert fx.n_features_out_ == 2916 + 2 * 3 * (10 + 18) + 42  # HOG: 9 x 9 blocks of 2 x 2 cells x 9
+    assert fx.n_features_out_ == 1764 + 2 * 3 * (10 + 18) + 42  # HOG: 7 x 7 blocks of 2 x 2 cells x 9
 
 
 def test_not_fitted(images):

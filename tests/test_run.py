@@ -21,6 +21,7 @@ from xrayfeat.datasets import load_sample  # noqa: E402
 SMALL = [
     "cv.folds=3", "evaluation.n_boot=50", "evaluation.timing_images=2",
     "figures.overlay_images=2", "figures.dpi=40", "learning_curve.fractions=[0.5, 1.0]",
+    "shortcuts.enabled=false",  # covered by test_package's run of the documented command
     'pipelines=[{features = "hog", classifier = "svm", crop_lungs = false}, '
     '{features = "lbp+intensity", classifier = "svm", crop_lungs = true}]',
 ]

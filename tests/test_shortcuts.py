@@ -1,4 +1,4 @@
-"""The lung-swap shortcut diagnostic: composites and the report."""
+"""The chest-swap shortcut diagnostic: composites and the report."""
 
 from __future__ import annotations
 
@@ -102,3 +102,12 @@ def test_report_rejects_non_xrayfeat_estimators(shortcut_data):
         xrayfeat.shortcut_report(shortcut_data, LogisticRegression())
     with pytest.raises(ConfigError, match="empty"):
         xrayfeat.shortcut_report(shortcut_data, {})
+
+
+def test_report_does_not_depend_on_n_jobs(shortcut_data):
+    est = XrayClassifier(features={"families": ["intensity"], "image_size": SIZE, "progress": False},
+                         calibration=None)
+    one = xrayfeat.shortcut_report(shortcut_data, est, cv=3)
+    two = xrayfeat.shortcut_report(shortcut_data, est, cv=3, n_jobs=2)
+    assert one.as_dict() == two.as_dict()
+    np.testing.assert_array_equal(one.details["proba"], two.details["proba"])

@@ -125,7 +125,7 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
         Feature extraction: a dict of :class:`xrayfeat.FeatureExtractor`
         parameters (merged onto its defaults), an extractor instance, or None
         for ``FeatureExtractor()`` itself: HOG + LBP + intensity on the lung
-        crop at 160 px (see the Notes).
+        crop at 128 px (see the Notes).
     threshold : str or float, default="balanced_accuracy"
         Binary problems only (a multiclass fit refuses any other value with a
         ConfigError, since it has no threshold). A threshold objective (see

@@ -434,10 +434,18 @@ def _build_swaps(paths: list, y: np.ndarray, groups: np.ndarray, folds: list,
     )
 
 
-def _evaluate(est: Any, paths: list, y: np.ndarray, groups: np.ndarray, folds: list,
-              swaps: _Swaps) -> ShortcutReport:
+def _fit_fold(est: Any, F: np.ndarray, y: np.ndarray, groups: np.ndarray) -> Any:
+    """The pipeline's calibrated classifier fitted on one fold's training part."""
     import sklearn
 
+    model = est._calibrated(len(y))
+    with sklearn.config_context(enable_metadata_routing=True):
+        model.fit(F, y, **est._routed(model, groups))
+    return model
+
+
+def _evaluate(est: Any, paths: list, y: np.ndarray, groups: np.ndarray, folds: list,
+              swaps: _Swaps) -> ShortcutReport:
     from .thresholds import parse_objective
 
     classes = np.unique(y)
@@ -446,10 +454,15 @@ def _evaluate(est: Any, paths: list, y: np.ndarray, groups: np.ndarray, folds: l
     G = extractor.transform(swaps.composites) if swaps.composites else np.empty((0, F.shape[1]), np.float32)
     oof = np.zeros((len(y), len(classes)))
     swap_proba = np.zeros((len(swaps.fold), len(classes)))
-    for k, (tr, te) in enumerate(folds):
-        model = est._calibrated(len(tr))
-        with sklearn.config_context(enable_metadata_routing=True):
-            model.fit(F[tr], y[tr], **est._routed(model, groups[tr]))
+    from joblib import Parallel, delayed
+
+    from .classifier import _one_blas_thread
+
+    # The folds' fits are independent: run them side by side, as fit() does its own.
+    with _one_blas_thread():
+        models = Parallel(n_jobs=est.n_jobs)(
+            delayed(_fit_fold)(est, F[tr], y[tr], groups[tr]) for tr, _ in folds)
+    for k, ((_, te), model) in enumerate(zip(folds, models)):
         oof[te] = model.predict_proba(F[te])
         sel = swaps.fold == k
         if sel.any():
