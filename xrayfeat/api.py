@@ -69,7 +69,8 @@ def fit(
     classifier : {"logreg", "svm", "linear-svm", "xgboost"}, default="logreg"
         See :class:`xrayfeat.XrayClassifier`.
     features : dict, FeatureExtractor or None, default=None
-        Feature settings; None is the recommended default set.
+        Feature settings: None is ``FeatureExtractor()`` (HOG + LBP + intensity on
+        the lung crop at 128 px); a dict changes only the parameters it names.
     threshold : str or float, default="balanced_accuracy"
         Threshold objective or fixed threshold (binary only); see
         :mod:`xrayfeat.thresholds`.
@@ -87,7 +88,8 @@ def fit(
         Parallel jobs.
     **kwargs
         Other :class:`xrayfeat.XrayClassifier` parameters (``classifier_params``,
-        ``class_costs``).
+        ``class_costs``, ``prevalence``: the deployment site's class mix, see
+        :meth:`xrayfeat.XrayClassifier.set_prevalence`).
 
     Returns
     -------
