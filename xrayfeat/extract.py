@@ -586,13 +586,13 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
 
     Notes
     -----
-    Cost with the defaults (224 px input, one core of a shared 2-core machine):
-    about 3-5 ms per image including JPEG decoding; the 5,216 training images
-    took 11.6-16.5 s cold with ``n_jobs=2`` (depending on the other load) and
-    0.4-0.9 s warm from the cache (see ``benchmarks/bench_features.py``).
-    2,000 px JPEGs cost about 1.7-2.4x a 224 px one thanks to
-    reduced-resolution decoding. Output dtype is float32 (125 MiB for 5,216
-    images x 6,294 features).
+    Cost with the defaults (lung segmentation and crop, 128 px features; ``python
+    benchmarks/bench_features.py --skip-families --repeat 1``, one pass, 2-core
+    machine): 5.2 ms of CPU per 224 px training image end to end; the 5,216
+    training images took 16.1 s cold with ``n_jobs=2`` (324 images/s) and 0.29 s
+    warm from the cache. A 2,000 x 2,400 px JPEG costs 2.6x a 224 px one thanks
+    to reduced-resolution decoding. Output dtype is float32 (39 MiB for 5,216
+    images x 1,974 features).
 
     Examples
     --------
