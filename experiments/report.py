@@ -293,7 +293,6 @@ def markdown_report(*, run: dict[str, Any], results: list[dict[str, Any]], missi
     if comparisons:
         out += ["## Your CNN vs the pipelines (same test images)", ""]
         for c in comparisons:
-            m = c["test"]["metrics"]
             thr = f"threshold {c['threshold']:.3f}" if c["threshold"] is not None else "arg-max"
             out += [f"### {c['name']} (`{c['file']}`, {thr})", ""]
             main = _main_keys(classes)
