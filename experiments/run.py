@@ -304,35 +304,25 @@ def run(cfg: dict[str, Any], *, log: Log = _print) -> dict[str, Any]:
                 lc = {**lc, "enabled": False}
                 log(f"learning curve: skipped, pipeline {lc_name} did not finish")
         if lc["enabled"]:
-            lc_file = rd.path / "learning_curve.json"
             settings = {"pipeline": lc_name, "fractions": sorted(set(lc["fractions"]))}
-            if lc_file.is_file() and (rd.path / "learning_curve.done").is_file():
-                stored = read_json(lc_file)
-                if stored.get("settings") == settings:
-                    curve = stored
-                    log(f"learning curve ({lc_name}): already finished, skipped")
-            if curve is None:
+            curve = rd.load_stage("learning_curve", settings)
+            if curve is not None:
+                log(f"learning curve ({lc_name}): already finished, skipped")
+            else:
                 spec = next(s for s in specs if s.name == lc_name)
                 curve = learning_curve(spec, train, test, results[lc_name], cfg=cfg, cache=cache,
                                        n_jobs=n_jobs, log=log)
-                curve["settings"] = settings
-                (rd.path / "learning_curve.done").unlink(missing_ok=True)
-                write_json(lc_file, curve)
-                atomic_write(rd.path / "learning_curve.done", "")
+                rd.save_stage("learning_curve", curve, settings)
 
         finished = [s for s in specs if s.name in results]
         if cfg["shortcuts"]["enabled"] and finished:
-            sc_file, sc_done = rd.path / "shortcuts.json", rd.path / "shortcuts.done"
-            if sc_file.is_file() and sc_done.is_file():
-                stored = read_json(sc_file)
-                if sorted(stored.get("pipelines", {})) == sorted(s.name for s in finished):
-                    shortcuts = stored
-                    log("shortcut diagnostic: already finished, skipped")
-            if shortcuts is None:
+            settings = {"pipelines": sorted(s.name for s in finished)}
+            shortcuts = rd.load_stage("shortcuts", settings)
+            if shortcuts is not None:
+                log("shortcut diagnostic: already finished, skipped")
+            else:
                 shortcuts = shortcut_diagnostic(finished, train, cfg=cfg, cache=cache, n_jobs=n_jobs, log=log)
-                sc_done.unlink(missing_ok=True)
-                write_json(sc_file, shortcuts)
-                atomic_write(sc_done, "")
+                rd.save_stage("shortcuts", shortcuts, settings)
     except KeyboardInterrupt:
         interrupted = True
         curve = None

@@ -106,3 +106,20 @@ class RunDir:
             out[c] = (np.array(values, dtype=float) if c.startswith("proba_")
                       else np.array(values, dtype=str))
         return out
+
+    def load_stage(self, name: str, settings: Mapping[str, Any]) -> dict[str, Any] | None:
+        """A finished run-level stage (``<name>.json`` with its ``<name>.done`` marker),
+        or None when it is missing, unfinished or was computed with other ``settings``."""
+        path, done = self.path / f"{name}.json", self.path / f"{name}.done"
+        if not (path.is_file() and done.is_file()):
+            return None
+        stored = read_json(path)
+        return stored if stored.get("settings") == json.loads(json.dumps(settings)) else None
+
+    def save_stage(self, name: str, data: dict[str, Any], settings: Mapping[str, Any]) -> None:
+        """Write a stage's result with its settings; the done marker goes last."""
+        done = self.path / f"{name}.done"
+        done.unlink(missing_ok=True)
+        data["settings"] = dict(settings)
+        write_json(self.path / f"{name}.json", data)
+        atomic_write(done, "")

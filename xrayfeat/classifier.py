@@ -111,6 +111,20 @@ class _OutOfFold(ClassifierMixin, BaseEstimator):
         return self.classes[np.argmax(self.predict_proba(X), axis=1)]
 
 
+def _tune_threshold(oof: np.ndarray, y: np.ndarray, classes: np.ndarray, objective: Any) -> Any:
+    """``TunedThresholdClassifierCV`` fitted on out-of-fold probabilities, without refitting.
+
+    The one place a binary threshold is chosen: by :meth:`XrayClassifier.fit` and by
+    :func:`xrayfeat.shortcut_report`. ``best_threshold_`` and ``cv_results_`` hold the result.
+    """
+    from sklearn.model_selection import TunedThresholdClassifierCV
+
+    return TunedThresholdClassifierCV(
+        _OutOfFold(oof, classes), scoring=objective.scorer(pos_label=classes[1]),
+        response_method="predict_proba", cv="prefit", refit=False, store_cv_results=True,
+    ).fit(np.zeros((len(y), 1)), y)
+
+
 class XrayClassifier(ClassifierMixin, BaseEstimator):
     """Chest X-ray classifier: features, calibrated classifier, chosen threshold.
 
@@ -307,11 +321,7 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
         self
         """
         import sklearn
-        from sklearn.model_selection import (
-            FixedThresholdClassifier,
-            TunedThresholdClassifierCV,
-            cross_val_predict,
-        )
+        from sklearn.model_selection import FixedThresholdClassifier, cross_val_predict
 
         self._validate()
         X = list(X)
@@ -359,10 +369,7 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
             )
             tuner = None
             if objective is not None:
-                tuner = TunedThresholdClassifierCV(
-                    _OutOfFold(oof, classes), scoring=objective.scorer(pos_label=classes[1]),
-                    response_method="predict_proba", cv="prefit", refit=False, store_cv_results=True,
-                ).fit(F, y)
+                tuner = _tune_threshold(oof, y, classes, objective)
             if not binary:
                 model = calibrated
             else:
@@ -427,10 +434,10 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
             return self
         objective = parse_objective(self.objective_)
         if objective.kind in ("f1", "sensitivity@precision"):
-            y = self.classes_[self._oof_labels()]
+            y_index = self._oof_labels()
             oof = adjust_proba(self.cv_results_["oof_proba"], self.train_prior_, prior)
-            weight = (prior / self.train_prior_)[self._oof_labels()]
-            self.threshold_ = best_weighted_threshold(y == self.classes_[1], oof[:, 1], weight, objective)
+            weight = (prior / self.train_prior_)[y_index]
+            self.threshold_ = best_weighted_threshold(y_index == 1, oof[:, 1], weight, objective)
         else:
             t = self.train_threshold_
             self.threshold_ = float(adjust_proba([[1 - t, t]], self.train_prior_, prior)[0, 1])

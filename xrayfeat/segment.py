@@ -1003,6 +1003,27 @@ class LungCrop:
     reason: str
 
 
+def crop_box(mask: np.ndarray, *, margin: float = 0.05) -> tuple[int, int, int, int]:
+    """The box :func:`crop_to_lungs` keeps for a plausible mask: its bounding box plus a margin.
+
+    Parameters
+    ----------
+    mask : ndarray of bool, shape (rows, cols)
+        A non-empty, checked mask.
+    margin : float, default=0.05
+        As in :func:`crop_to_lungs`.
+
+    Returns
+    -------
+    tuple of int
+        ``(row0, row1, col0, col1)``, half-open, clipped to the image.
+    """
+    rows, cols = mask.shape
+    x, y, w, h = _cv2().boundingRect(np.ascontiguousarray(mask).view(np.uint8))
+    dr, dc = int(round(margin * h)), int(round(margin * w))
+    return (max(0, y - dr), min(rows, y + h + dr), max(0, x - dc), min(cols, x + w + dc))
+
+
 def crop_to_lungs(image: Any, mask: Any, *, margin: float = 0.05) -> LungCrop:
     """Crop an image to its lung mask's bounding box plus a margin.
 
@@ -1052,9 +1073,6 @@ def crop_to_lungs(image: Any, mask: Any, *, margin: float = 0.05) -> LungCrop:
         r0, r1, c0, c1 = box
         crop_img = img[r0:r1, c0:c1].copy()
         return LungCrop(crop_img, np.ones(crop_img.shape, bool), box, True, reason)
-    x, y, w, h = _cv2().boundingRect(np.ascontiguousarray(m).view(np.uint8))
-    r0, r1, c0, c1 = y, y + h, x, x + w
-    dr, dc = int(round(margin * (r1 - r0))), int(round(margin * (c1 - c0)))
-    box = (max(0, r0 - dr), min(rows, r1 + dr), max(0, c0 - dc), min(cols, c1 + dc))
+    box = crop_box(m, margin=margin)
     r0, r1, c0, c1 = box
     return LungCrop(img[r0:r1, c0:c1].copy(), m[r0:r1, c0:c1].copy(), box, False, "ok")

@@ -76,16 +76,12 @@ def _box(mask: np.ndarray) -> tuple[int, int, int, int]:
 
 
 def _chest(mask: np.ndarray) -> np.ndarray:
-    """The region a lung crop keeps: the mask's box plus crop_to_lungs's default margin."""
-    import inspect
+    """The region a lung crop keeps (:func:`xrayfeat.segment.crop_box`), as a mask."""
+    from .segment import crop_box
 
-    from .segment import crop_to_lungs
-
-    margin = inspect.signature(crop_to_lungs).parameters["margin"].default
-    r0, r1, c0, c1 = _box(mask)
-    dr, dc = int(round(margin * (r1 - r0))), int(round(margin * (c1 - c0)))
+    r0, r1, c0, c1 = crop_box(mask)
     out = np.zeros(mask.shape, bool)
-    out[max(0, r0 - dr):r1 + dr, max(0, c0 - dc):c1 + dc] = True
+    out[r0:r1, c0:c1] = True
     return out
 
 
@@ -446,6 +442,7 @@ def _fit_fold(est: Any, F: np.ndarray, y: np.ndarray, groups: np.ndarray) -> Any
 
 def _evaluate(est: Any, paths: list, y: np.ndarray, groups: np.ndarray, folds: list,
               swaps: _Swaps) -> ShortcutReport:
+    from .classifier import _tune_threshold
     from .thresholds import parse_objective
 
     classes = np.unique(y)
@@ -472,7 +469,7 @@ def _evaluate(est: Any, paths: list, y: np.ndarray, groups: np.ndarray, folds: l
         if isinstance(est.threshold, (int, float)):
             threshold = float(est.threshold)
         else:
-            threshold = _best_threshold(oof[:, 1], y == classes[1], parse_objective(est.threshold), classes)
+            threshold = float(_tune_threshold(oof, y, classes, parse_objective(est.threshold)).best_threshold_)
 
     def decide(p: np.ndarray) -> np.ndarray:
         if threshold is not None:
@@ -497,19 +494,3 @@ def _evaluate(est: Any, paths: list, y: np.ndarray, groups: np.ndarray, folds: l
         details={"recipient": swaps.recipient, "donor": swaps.donor, "fold": swaps.fold,
                  "proba": swap_proba, "oof_proba": oof},
     )
-
-
-def _best_threshold(score: np.ndarray, positive: np.ndarray, objective: Any,
-                    classes: np.ndarray) -> float:
-    """The threshold the objective picks on out-of-fold probabilities (as ``fit`` does)."""
-    from sklearn.model_selection import TunedThresholdClassifierCV
-
-    from .classifier import _OutOfFold
-
-    proba = np.column_stack([1 - score, score])
-    y = np.where(positive, classes[1], classes[0])
-    tuner = TunedThresholdClassifierCV(
-        _OutOfFold(proba, classes), scoring=objective.scorer(pos_label=classes[1]),
-        response_method="predict_proba", cv="prefit", refit=False,
-    ).fit(np.zeros((len(y), 1)), y)
-    return float(tuner.best_threshold_)
