@@ -70,7 +70,9 @@ SAMPLE_PROFILE = CONFIG_DIR / "sample.toml"
 #: Keys that change how a run executes or is displayed but not its numbers; they
 #: are left out of the run folder's hash so that e.g. ``--jobs 2`` or ``--compare``
 #: reuse the finished pipelines of an earlier run.
-EXECUTION_KEYS = ("profile", "run", "compare", "figures", "learning_curve", "shortcuts")
+#: The CNN is one of them: enabling it must not rerun the classical pipelines, and its
+#: stage is pinned by its own settings (``RunDir.load_stage``).
+EXECUTION_KEYS = ("profile", "run", "compare", "figures", "learning_curve", "shortcuts", "cnn")
 
 
 # ----------------------------------------------------------------------------- schema
@@ -216,6 +218,23 @@ SCHEMA: dict[str, Any] = {
         "threshold": Float(0.0, 1.0),
     },
     "shortcuts": {"enabled": Bool},
+    "cnn": {
+        "enabled": Bool,
+        "image_size": Int(16, 1024),
+        "epochs": Int(1, 1000),
+        "patience": Int(1, 1000),
+        "batch_size": Int(1, 4096),
+        "learning_rate": Float(0.0, 1.0),
+        "val_folds": Int(2, 20),
+        "filters": ListOf(Int(1, 4096), min_len=1),
+        "dense": Int(1, 65536),
+        "dropout": Float(0.0, 1.0, open_low=False),
+        "rotation": Float(0.0, 180.0, open_low=False, open_high=False),
+        "shift": Float(0.0, 0.5, open_low=False, open_high=False),
+        "zoom": Float(0.0, 0.9, open_low=False, open_high=False),
+        "threshold": _Check('"" (the pipelines\' threshold) or a threshold as in [pipeline_defaults]',
+                            lambda v: v == "" or _threshold_ok(v)),
+    },
     "feature_sets": _MapOf(FEATURE_SET_SCHEMA),
     "preprocessing": _MapOf(ListOf(_PREPROCESS_STEP)),
     "pipeline_defaults": PIPELINE_SCHEMA,
@@ -668,6 +687,17 @@ def resolve_config(
             f"'learning_curve.pipeline' is {lc['pipeline']!r}, which is not a pipeline of this run; "
             f"pipelines: {names}."
         )
+    cnn = cfg["cnn"]
+    if cnn["threshold"] != "" and isinstance(cnn["threshold"], str):
+        from xrayfeat.thresholds import parse_objective
+
+        try:
+            parse_objective(cnn["threshold"])
+        except ConfigError as exc:
+            raise _rewrap("cnn.threshold", exc) from None
+    if cnn["enabled"] and 2 ** len(cnn["filters"]) > cnn["image_size"]:
+        raise ConfigError(f"cnn.filters: {len(cnn['filters'])} blocks halve the image {len(cnn['filters'])} "
+                          f"times, more than cnn.image_size={cnn['image_size']} allows.")
     for i, f in enumerate(cfg["compare"]["files"]):
         if not Path(f).expanduser().is_file():
             raise ConfigError(f"'compare.files[{i}]' (--compare): no such file {f!r}.")

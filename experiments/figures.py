@@ -208,6 +208,26 @@ def _learning(curve: dict[str, Any], path: Path, dpi: int) -> Path | None:
     return _save(fig, path, dpi)
 
 
+def _cnn_training(cnn: dict[str, Any], path: Path, dpi: int) -> Path | None:
+    """Loss and accuracy per epoch, training vs validation; the kept epoch marked."""
+    hist = cnn["history"]
+    if not hist:
+        return None
+    fig = _figure(figsize=(9.0, 3.6))
+    axes = fig.subplots(1, 2)
+    epochs = [h["epoch"] for h in hist]
+    for ax, key, title in ((axes[0], "loss", "loss (cross-entropy)"), (axes[1], "accuracy", "accuracy")):
+        ax.plot(epochs, [h[key] for h in hist], "-o", ms=3, label="training (augmented, class-weighted)")
+        ax.plot(epochs, [h[f"val_{key}"] for h in hist], "-o", ms=3, label="validation (held-out patients)")
+        ax.axvline(cnn["best_epoch"], color="grey", ls="--", lw=0.8)
+        ax.set_xlabel("epoch")
+        ax.set_title(title, fontsize=9)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"CNN training curves (dashed: epoch kept, {cnn['best_epoch']} of {cnn['epochs_run']})", fontsize=9)
+    return _save(fig, path, dpi)
+
+
 def _overlay(paths: list[str], labels: list[str], image_size: int, path: Path) -> Path | None:
     from xrayfeat.io import read_image
     from xrayfeat.plots import plot_lung_crops
@@ -247,7 +267,7 @@ def _worst_masks(paths: list[str], image_size: int, path: Path, n: int = 15) -> 
 
 def make_figures(fig_dir: Path, *, y: np.ndarray, classes: list[str], models: dict[str, dict],
                  curve: dict[str, Any] | None, overlay: dict[str, Any] | None, dpi: int,
-                 n_bins: int) -> tuple[dict[str, str], list[str]]:
+                 n_bins: int, cnn: dict[str, Any] | None = None) -> tuple[dict[str, str], list[str]]:
     """Draw every figure of a run.
 
     Parameters
@@ -269,6 +289,8 @@ def make_figures(fig_dir: Path, *, y: np.ndarray, classes: list[str], models: di
     dpi : int
     n_bins : int
         Reliability-diagram bins.
+    cnn : dict or None, default=None
+        The trained CNN's result (:func:`experiments.cnn.train_cnn`): its training curves.
 
     Returns
     -------
@@ -294,6 +316,8 @@ def make_figures(fig_dir: Path, *, y: np.ndarray, classes: list[str], models: di
             out["threshold_sweep"] = _sweeps(models, y, fig_dir / "threshold_sweep.png", dpi)
     elif not len(y):
         notes.append("No test split: ROC, PR, calibration, confusion and threshold figures need one.")
+    if cnn is not None:
+        out["cnn_training"] = _cnn_training(cnn, fig_dir / "cnn_training.png", dpi)
     if curve is not None:
         out["learning_curve"] = _learning(curve, fig_dir / "learning_curve.png", dpi)
     if overlay is not None and overlay["paths"]:

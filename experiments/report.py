@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .cnn import CNN_NAME
 from .evaluation import metric_keys
 from .pipelines import MEMORY_NOTE
 from .published import OFFICIAL_TEST_SIZE
@@ -143,7 +144,7 @@ def console_table(results: list[dict[str, Any]], published: list[dict[str, Any]]
                          _f(r["cv"]["mean"].get("balanced_accuracy"))])
     for c in comparisons:
         m = c["test"]["metrics"]
-        rows.append([f"{c['name']} (your CNN)"] + [_f(m.get(k)) for k in keys])
+        rows.append([f"{c['name']} ({'CNN trained here' if c['name'] == CNN_NAME else 'your CNN'})"] + [_f(m.get(k)) for k in keys])
     lines = _table(head, rows)
     if published and has_test:
         lines.append("")
@@ -205,10 +206,47 @@ def _shortcuts_md(shortcuts: dict[str, Any]) -> list[str]:
     return out
 
 
+def _cnn_md(cnn: dict[str, Any], figures: dict[str, str]) -> list[str]:
+    """The trained CNN: network, split, time, hardware and per-epoch training curves."""
+    p, tm, hw = cnn["params"], cnn["timing"], cnn["hardware"]
+    thr = (f"threshold {cnn['threshold']:.3f} chosen on the validation patients by the pipelines' rule "
+           f"({cnn['threshold_objective']})" if cnn["threshold"] is not None else "most probable class")
+    out = ["## CNN trained here (`experiments/cnn.py`)", "",
+           f"A from-scratch Keras CNN ({cnn['versions']['keras']}, JAX {cnn['versions']['jax']}) in the spirit of "
+           f"the Keras projects on this data: {len(p['filters'])} blocks of Conv3x3-BatchNorm-ReLU-MaxPool "
+           f"(filters {p['filters']}), global average pooling, dropout {p['dropout']}, Dense({p['dense']}), "
+           f"softmax; {cnn['n_params']:,} parameters; {cnn['image_size']} px grey input; augmentation "
+           f"rotation ±{p['rotation']:g}°, shift ±{p['shift']:g}, zoom ±{p['zoom']:g}, no flips; Adam "
+           f"{p['learning_rate']:g}, batch {p['batch_size']}, class-weighted loss; seed {cnn['seed']}.",
+           "",
+           f"- Trained on {cnn['n_train']['images']} images ({cnn['n_train']['patients']} patients) of the "
+           f"training split; validation on the other {cnn['n_val']['images']} images "
+           f"({cnn['n_val']['patients']} patients, one of {p['val_folds']} patient-grouped folds), which chose "
+           f"the epoch (lowest validation loss, patience {p['patience']}) and the {thr}.",
+           f"- {cnn['epochs_run']} of at most {p['epochs']} epochs"
+           + (" (stopped early)" if cnn["stopped_early"] else "") + f"; kept epoch {cnn['best_epoch']}.",
+           f"- Time: training {tm['train_s']:.1f} s ({tm['s_per_epoch']:.1f} s per epoch, including the first "
+           f"epoch's compilation), reading the images {tm['load_s']:.1f} s, prediction "
+           f"{_f(tm['predict_ms_per_image'], 2)} ms per test image; stage wall time {cnn.get('wall_s', 0):.1f} s; "
+           f"peak RSS {_f((cnn.get('memory') or {}).get('self_mib'), 0)} MiB.",
+           f"- Hardware: JAX backend {hw['backend']} on {', '.join(hw['devices'])} ({hw['device_kind']}); "
+           f"host {hw['processor']}, {hw['cpu_cores']} CPU cores available.",
+           "", "Training curves (training loss and accuracy are on augmented images with class weights; "
+           "validation on the held-out patients' original images):", ""]
+    out += _table(["epoch", "loss", "accuracy", "val loss", "val accuracy", "seconds"],
+                  [[str(h["epoch"]), _f(h["loss"]), _f(h["accuracy"]), _f(h["val_loss"]), _f(h["val_accuracy"]),
+                    _f(h["seconds"], 1)] for h in cnn["history"]])
+    if "cnn_training" in figures:
+        out += ["", f"![CNN training curves]({figures['cnn_training']})"]
+    out += ["", "Numbers per epoch: `cnn/history.csv`; test predictions: `cnn/predictions.csv`; its test metrics "
+            "and paired tests are in the next section.", ""]
+    return out
+
+
 def markdown_report(*, run: dict[str, Any], results: list[dict[str, Any]], missing: list[str],
                     published: list[dict[str, Any]], comparisons: list[dict[str, Any]],
                     curve: dict[str, Any] | None, figures: dict[str, str], notes: list[str],
-                    shortcuts: dict[str, Any] | None = None) -> str:
+                    shortcuts: dict[str, Any] | None = None, cnn: dict[str, Any] | None = None) -> str:
     """The full ``report.md`` text."""
     cfg = run["config"]
     out: list[str] = [f"# xrayfeat benchmark: {run['run_id']}", ""]
@@ -290,11 +328,14 @@ def markdown_report(*, run: dict[str, Any], results: list[dict[str, Any]], missi
                        "9:1 and downsamples all images to 28 x 28; its accuracies use a 0.5 threshold.")
         out.append("")
 
+    if cnn:
+        out += _cnn_md(cnn, figures)
     if comparisons:
-        out += ["## Your CNN vs the pipelines (same test images)", ""]
+        out += ["## CNNs vs the pipelines (same test images)", ""]
         for c in comparisons:
             thr = f"threshold {c['threshold']:.3f}" if c["threshold"] is not None else "arg-max"
-            out += [f"### {c['name']} (`{c['file']}`, {thr})", ""]
+            what = "trained here, see above" if c["name"] == CNN_NAME else f"`{c['file']}`"
+            out += [f"### {c['name']} ({what}, {thr})", ""]
             main = _main_keys(classes)
             out += _table([_label(k) for k in main], [[_ci(c, k) for k in main]])
             out += ["", "Paired tests, differences are CNN minus pipeline (positive: the CNN is better). "
@@ -348,6 +389,8 @@ def markdown_report(*, run: dict[str, Any], results: list[dict[str, Any]], missi
                   "learning_curve": "Learning curve", "lung_crops": "Lung segmentation and crop (sample)",
                   "lung_worst": "Least plausible lung masks (lowest lung_mask_score first)"}
         for key, rel in figures.items():
+            if key == "cnn_training":  # shown in the CNN's section
+                continue
             out += [f"### {titles.get(key, key)}", "", f"![{titles.get(key, key)}]({rel})", ""]
 
     out += ["## How to read this report", "",

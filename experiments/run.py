@@ -249,6 +249,11 @@ def run(cfg: dict[str, Any], *, log: Log = _print) -> dict[str, Any]:
         if test is None:
             raise XrayfeatError("--compare needs a test split (use --data, or --train with --test).")
         cnns.append(read_predictions(f, test, classes_hint, default_threshold=cfg["compare"]["threshold"]))
+    cnn_on = cfg["cnn"]["enabled"]
+    if cnn_on and test is not None:
+        from .cnn import check_available
+
+        check_available()  # before any pipeline runs, not after them
     rd = RunDir(Path(cfg["run"]["out"]).expanduser() / run_id)
     rd.path.mkdir(parents=True, exist_ok=True)
 
@@ -271,6 +276,7 @@ def run(cfg: dict[str, Any], *, log: Log = _print) -> dict[str, Any]:
     failed: dict[str, str] = {}
     interrupted = False
     shortcuts = None
+    cnn_result = None
     t_run = time.perf_counter()
     try:
         for i, spec in enumerate(specs, 1):
@@ -323,10 +329,27 @@ def run(cfg: dict[str, Any], *, log: Log = _print) -> dict[str, Any]:
             else:
                 shortcuts = shortcut_diagnostic(finished, train, cfg=cfg, cache=cache, n_jobs=n_jobs, log=log)
                 rd.save_stage("shortcuts", shortcuts, settings)
+
+        if cnn_on and test is None:
+            data["notes"].append("cnn.enabled: the CNN was not trained, it needs a test split to be compared on.")
+        elif cnn_on:
+            from .cnn import CNN_NAME, run_stage
+
+            try:
+                cnn_result, cnn_csv = run_stage(rd, cfg, train, test, log=log)
+            except Exception as exc:  # noqa: BLE001 - as for a pipeline: report the others
+                failed[CNN_NAME] = f"{type(exc).__name__}: {exc}"
+                atomic_write(rd.path / CNN_NAME / "error.txt", traceback.format_exc())
+                log(f"cnn: FAILED ({failed[CNN_NAME]}); traceback in {rd.path / CNN_NAME / 'error.txt'}")
+            else:
+                trained = read_predictions(cnn_csv, test, classes_hint)
+                trained.name = CNN_NAME
+                cnns.append(trained)
     except KeyboardInterrupt:
         interrupted = True
         curve = None
         shortcuts = None
+        cnn_result = None
         log(f"\ninterrupted: {len(results)} of {len(specs)} pipelines are finished and kept in {rd.path}; "
             "the feature cache is intact. Rerun the same command to continue.")
 
@@ -365,6 +388,7 @@ def run(cfg: dict[str, Any], *, log: Log = _print) -> dict[str, Any]:
     figures: dict[str, str] = {}
     notes = list(data["notes"])
     notes += [f"Pipeline {name} FAILED: {msg} (see pipelines/{name}/error.txt; a rerun retries it)."
+              if name != "cnn" else f"The CNN FAILED: {msg} (see cnn/error.txt; a rerun retries it)."
               for name, msg in failed.items()]
     if cfg["figures"]["enabled"] and ordered and not interrupted:
         models: dict[str, dict] = {}
@@ -387,7 +411,7 @@ def run(cfg: dict[str, Any], *, log: Log = _print) -> dict[str, Any]:
         try:
             figures, fig_notes = make_figures(rd.path / "figures", y=y, classes=classes, models=models,
                                               curve=curve, overlay=overlay, dpi=cfg["figures"]["dpi"],
-                                              n_bins=cfg["evaluation"]["ece_bins"])
+                                              n_bins=cfg["evaluation"]["ece_bins"], cnn=cnn_result)
         except KeyboardInterrupt:
             figures, fig_notes = {}, ["Figures were interrupted; rerun the same command to draw them."]
             interrupted = True
@@ -402,7 +426,8 @@ def run(cfg: dict[str, Any], *, log: Log = _print) -> dict[str, Any]:
         "config": cfg, "versions": vers, "seed": cfg["seed"], "data": data,
         "pipelines": ordered, "skipped": skipped, "missing": missing, "failed": failed,
         "interrupted": interrupted,
-        "learning_curve": curve, "shortcuts": shortcuts, "comparisons": comparisons, "published": published,
+        "learning_curve": curve, "shortcuts": shortcuts, "cnn": cnn_result, "comparisons": comparisons,
+        "published": published,
         "published_comparable": comparable, "figures": figures, "notes": notes,
         "elapsed_s": time.perf_counter() - t_run,
     }
@@ -411,7 +436,7 @@ def run(cfg: dict[str, Any], *, log: Log = _print) -> dict[str, Any]:
     write_json(rd.path / "results.json", out)
     atomic_write(rd.path / "report.md", markdown_report(
         run=out, results=ordered, missing=missing, published=published, comparisons=comparisons,
-        curve=curve, shortcuts=shortcuts, figures=figures, notes=notes))
+        curve=curve, shortcuts=shortcuts, figures=figures, notes=notes, cnn=cnn_result))
     log("")
     log(console_table(ordered, published, comparisons, comparable, data_given=bool(cfg["data"].get("root"))))
     log("")
