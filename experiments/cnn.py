@@ -153,6 +153,20 @@ def _build(keras, size: int, n_classes: int, params: dict[str, Any]):
     return keras.Model(inputs, outputs, name="xrayfeat_cnn")
 
 
+def _predict(model, X: np.ndarray, batch_size: int) -> np.ndarray:
+    """``model.predict`` in whole batches (zero-padded): every call reuses one compiled step."""
+    pad = (-len(X)) % batch_size
+    if pad:
+        X = np.concatenate([X, np.zeros((pad, *X.shape[1:]), dtype=X.dtype)])
+    return np.asarray(model.predict(X, batch_size=batch_size, verbose=0), dtype=np.float64)[:len(X) - pad]
+
+
+def _val_scores(proba: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Mean cross-entropy (as Keras clips it) and accuracy of class-index labels ``y``."""
+    p = np.clip(proba[np.arange(len(y)), y], 1e-7, 1.0)
+    return float(-np.mean(np.log(p))), float(np.mean(np.argmax(proba, axis=1) == y))
+
+
 def _threshold(proba_pos: np.ndarray, y: np.ndarray, classes: list[str], objective: str | float) -> float:
     """The pipelines' threshold rule on the validation probabilities."""
     if not isinstance(objective, str):
@@ -245,10 +259,13 @@ def train_cnn(train: Dataset, test: Dataset | None, params: dict[str, Any], *, s
         order = rng.permutation(tr)
         order = np.resize(order, per_epoch)  # fewer images than one batch: repeat them
         Xa = augment(X[order], rng, rotation=params["rotation"], shift=params["shift"], zoom=params["zoom"])
-        h = model.fit(Xa, y[order], validation_data=(X[va], y[va]), epochs=1, batch_size=bs,
-                      class_weight=class_weight, shuffle=False, verbose=0).history
-        row = {"epoch": epoch, **{k: float(h[k][-1]) for k in ("loss", "accuracy", "val_loss", "val_accuracy")},
-               "seconds": time.perf_counter() - t0}
+        h = model.fit(Xa, y[order], epochs=1, batch_size=bs, class_weight=class_weight, shuffle=False,
+                      verbose=0).history
+        # Validation through the same padded predict step as the test set (Keras' own
+        # validation would compile an evaluation step per batch shape).
+        val_loss, val_acc = _val_scores(_predict(model, X[va], bs), y[va])
+        row = {"epoch": epoch, "loss": float(h["loss"][-1]), "accuracy": float(h["accuracy"][-1]),
+               "val_loss": val_loss, "val_accuracy": val_acc, "seconds": time.perf_counter() - t0}
         history.append(row)
         log(f"  cnn epoch {epoch}/{params['epochs']}: loss {row['loss']:.3f}, acc {row['accuracy']:.3f} | "
             f"val loss {row['val_loss']:.3f}, val acc {row['val_accuracy']:.3f} ({row['seconds']:.1f} s)")
@@ -262,14 +279,14 @@ def train_cnn(train: Dataset, test: Dataset | None, params: dict[str, Any], *, s
     model.set_weights(best_weights)
     best = int(np.argmin([r["val_loss"] for r in history])) + 1
 
-    val_proba = model.predict(X[va], batch_size=params["batch_size"], verbose=0).astype(np.float64)
+    val_proba = _predict(model, X[va], bs)
     binary = len(classes) == 2
     thr = _threshold(val_proba[:, 1], train.labels[va], classes, threshold) if binary else None
     test_proba = None
     predict_ms = None
     if X_test is not None:
         t0 = time.perf_counter()
-        test_proba = model.predict(X_test, batch_size=params["batch_size"], verbose=0).astype(np.float64)
+        test_proba = _predict(model, X_test, bs)
         predict_ms = 1000.0 * (time.perf_counter() - t0) / max(len(X_test), 1)
     # softmax in float32: renormalise so 3-class rows sum to 1 within the CSV reader's tolerance
     for p in (val_proba, test_proba):
