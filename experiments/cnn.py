@@ -11,31 +11,38 @@ paired tests (DeLong, McNemar, patient bootstrap).
 Architecture (``filters`` and ``dense`` are configurable; defaults in
 ``experiments/configs/default.toml``, ``[cnn]``)::
 
-    input  size x size x 1   grey, [0, 1]   (xrayfeat.io.read_image + resize_to)
-    augmentation, training only: RandomRotation(+-rotation turns), RandomTranslation(+-shift),
-                                 RandomZoom(+-zoom); no flips (the heart is on the left)
+    input  size x size x 1   grey, [0, 1]   (xrayfeat.io.read_image + resize_to, as the pipelines read)
     for each f in filters (default 16, 32, 64, 128):
         Conv2D(f, 3x3, same) -> BatchNormalization -> ReLU -> MaxPool 2x2
     GlobalAveragePooling -> Dropout(dropout) -> Dense(dense, ReLU) -> Dropout(dropout)
     Dense(n_classes, softmax)                 2 classes (binary) or 3 (NORMAL / BACTERIA / VIRUS)
 
+About 106,000 parameters with the defaults. Augmentation, training images only,
+drawn afresh every epoch (:func:`augment`): rotation within +-``rotation``
+degrees, shift within +-``shift`` of the side, zoom within 1 +- ``zoom``; no
+flips (the heart is on the left).
+
 Training: Adam (``learning_rate``), sparse categorical cross-entropy with
 class weights inversely proportional to class frequency (as the classical
-classifiers weight classes), ``batch_size`` images per step, at most
+classifiers weight classes), ``batch_size`` images per step (whole batches:
+the few images left over change with each epoch's shuffle), at most
 ``epochs`` epochs. Validation: the first of ``val_folds`` patient-grouped,
-class-stratified folds of the training split (:func:`xrayfeat.patient_folds`,
-the same folds the pipelines use); the other patients are trained on. Early
-stopping watches the validation loss (``patience`` epochs) and restores the
-best epoch's weights. The binary decision threshold is chosen on the
-validation images' probabilities by the pipelines' own rule
-(:func:`xrayfeat.classifier._tune_threshold` with the run's threshold
-objective); 3-class predictions take the most probable class. The model is
-not refitted on the validation patients: their images chose the epoch and the
-threshold.
+class-stratified folds of the training split (:func:`xrayfeat.patient_folds`);
+the other patients are trained on. Training stops after ``patience`` epochs
+without a lower validation loss and keeps the best epoch's weights. The
+binary decision threshold is chosen on the validation images' probabilities
+by the pipelines' own rule (:func:`xrayfeat.classifier._tune_threshold` with
+the run's threshold objective); 3-class predictions take the most probable
+class. The model is not refitted on the validation patients: their images
+chose the epoch and the threshold. (The pipelines choose their threshold on
+out-of-fold probabilities of all training patients; a CNN has one validation
+fold, which costs it a fifth of its training data.)
 
-Every random choice (weights, dropout, augmentation, batch order) follows
-``keras.utils.set_random_seed(seed)``; on CPU two runs give identical
-predictions. Keras 3 runs on the JAX backend, which uses a GPU when a CUDA
+Every random choice follows the run's seed: the weights and dropout through
+``keras.utils.set_random_seed(seed)``, the validation fold, batch order and
+augmentation through numpy generators seeded with it; on CPU two runs give
+identical predictions. JAX's persistent compilation cache (``<out>/jax-cache``
+unless ``run.cache = "off"``) spares reruns the seconds of XLA compilation. Keras 3 runs on the JAX backend, which uses a GPU when a CUDA
 build of jaxlib is installed (``pip install -U "jax[cuda12]"``); the device
 used is recorded. Keras and JAX are imported only when a CNN is trained
 (optional extra ``xrayfeat[cnn]``).
@@ -47,6 +54,7 @@ import importlib.util
 import os
 import platform
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -84,6 +92,22 @@ def _keras():
             "the CNN needs KERAS_BACKEND=jax (set it before keras is first imported)."
         )
     return keras
+
+
+def _compile_cache(path: str | os.PathLike | None) -> None:
+    """Keep XLA's compiled programs in ``path`` (JAX's persistent compilation cache).
+
+    Compiling the training step takes seconds on CPU, as long as training a tiny
+    network; a rerun, or a second network of the same shapes, loads it instead.
+    JAX holds one cache directory per process: the first one set stays in use.
+    """
+    import jax
+
+    if path is None or jax.config.jax_compilation_cache_dir:
+        return
+    Path(path).mkdir(parents=True, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", str(path))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
 def hardware() -> dict[str, Any]:
@@ -179,7 +203,7 @@ def _threshold(proba_pos: np.ndarray, y: np.ndarray, classes: list[str], objecti
 
 
 def train_cnn(train: Dataset, test: Dataset | None, params: dict[str, Any], *, seed: int,
-              threshold: str | float = "balanced_accuracy",
+              threshold: str | float = "balanced_accuracy", compile_cache: str | os.PathLike | None = None,
               log: Callable[[str], None] = print) -> tuple[dict[str, Any], np.ndarray | None]:
     """Train the CNN on ``train`` (patient-grouped validation) and predict ``test``.
 
@@ -198,6 +222,9 @@ def train_cnn(train: Dataset, test: Dataset | None, params: dict[str, Any], *, s
     threshold : str or float, default="balanced_accuracy"
         Binary threshold objective (see :mod:`xrayfeat.thresholds`) or a fixed
         threshold; ignored for 3 classes.
+    compile_cache : str, path or None, default=None
+        Folder of JAX's persistent compilation cache (see :func:`_compile_cache`);
+        None compiles in memory only.
     log : callable, default=print
         Receives one line per epoch.
 
@@ -220,13 +247,23 @@ def train_cnn(train: Dataset, test: Dataset | None, params: dict[str, Any], *, s
     ConfigError
         If Keras/JAX are missing or a class has fewer patients than ``val_folds``.
     """
+    keras = _keras()
+    import jax
+
+    _compile_cache(compile_cache)
+    with warnings.catch_warnings():
+        # Keras 3.15 converts its variables with np.array(copy=False) semantics that numpy 2 deprecates.
+        warnings.filterwarnings("ignore", message="__array__ implementation doesn't accept a copy keyword",
+                                category=DeprecationWarning)
+        return _train(keras, jax, train, test, params, seed=seed, threshold=threshold, log=log)
+
+
+def _train(keras, jax, train: Dataset, test: Dataset | None, params: dict[str, Any], *, seed: int,
+           threshold: str | float, log: Callable[[str], None]) -> tuple[dict[str, Any], np.ndarray | None]:
     from xrayfeat.dataset import patient_folds
     from xrayfeat.exceptions import DatasetError
 
     from .evaluation import point_metrics
-
-    keras = _keras()
-    import jax
 
     size = int(params["image_size"])
     classes = sorted(str(c) for c in np.unique(train.labels))
@@ -369,7 +406,9 @@ def run_stage(rd: Any, cfg: dict[str, Any], train: Dataset, test: Dataset, *,
     check_available()
     log(f"cnn: training at {params['image_size']} px, up to {params['epochs']} epochs ...")
     t0 = time.perf_counter()
-    result, proba = train_cnn(train, test, params, seed=cfg["seed"], threshold=objective, log=log)
+    cache = None if cfg["run"]["cache"] == "off" else Path(cfg["run"]["out"]).expanduser() / "jax-cache"
+    result, proba = train_cnn(train, test, params, seed=cfg["seed"], threshold=objective, compile_cache=cache,
+                              log=log)
     result["wall_s"] = time.perf_counter() - t0
     result["memory"] = peak_memory()
     folder.mkdir(parents=True, exist_ok=True)

@@ -72,7 +72,7 @@ def versions() -> dict[str, str | None]:
     out["xrayfeat"] = xrayfeat.__version__
     out["feature_version"] = str(xrayfeat.FEATURE_VERSION)
     for dist in ("numpy", "scipy", "scikit-learn", "scikit-image", "xgboost",
-                 "opencv-python-headless", "joblib", "matplotlib"):
+                 "opencv-python-headless", "joblib", "matplotlib", "keras", "jax", "jaxlib"):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
