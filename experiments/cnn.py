@@ -161,12 +161,18 @@ def augment(images: np.ndarray, rng: np.random.Generator, *, rotation: float, sh
     return out
 
 
-def _build(keras, size: int, n_classes: int, params: dict[str, Any]):
+def _build(keras, size: int, n_classes: int, params: dict[str, Any], pixel_mean: float = 0.5,
+           pixel_var: float = 1 / 12):
     L = keras.layers
     x = inputs = keras.Input((size, size, 1))
+    # Standardised input and a short BatchNorm memory: the moving variances start at 1,
+    # and with raw [0, 1] pixels and Keras' default momentum (0.99) they were still
+    # several times the true variances after hundreds of steps, so inference saw a
+    # shrunken signal and predicted one class for every image.
+    x = L.Normalization(mean=pixel_mean, variance=pixel_var)(x)
     for f in params["filters"]:
         x = L.Conv2D(f, 3, padding="same", use_bias=False)(x)
-        x = L.BatchNormalization()(x)
+        x = L.BatchNormalization(momentum=0.9)(x)
         x = L.Activation("relu")(x)
         x = L.MaxPooling2D()(x)
     x = L.GlobalAveragePooling2D()(x)
@@ -280,7 +286,7 @@ def _train(keras, jax, train: Dataset, test: Dataset | None, params: dict[str, A
     class_weight = {k: float(len(tr) / (len(classes) * max(n, 1))) for k, n in enumerate(counts)}
 
     keras.utils.set_random_seed(seed)
-    model = _build(keras, size, len(classes), params)
+    model = _build(keras, size, len(classes), params, float(X[tr].mean()), float(X[tr].var()))
     model.compile(optimizer=keras.optimizers.Adam(params["learning_rate"]),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     history: list[dict[str, float]] = []

@@ -209,8 +209,8 @@ def _shortcuts_md(shortcuts: dict[str, Any]) -> list[str]:
 def _cnn_md(cnn: dict[str, Any], figures: dict[str, str]) -> list[str]:
     """The trained CNN: network, split, time, hardware and per-epoch training curves."""
     p, tm, hw = cnn["params"], cnn["timing"], cnn["hardware"]
-    thr = (f"threshold {cnn['threshold']:.3f} chosen on the validation patients by the pipelines' rule "
-           f"({cnn['threshold_objective']})" if cnn["threshold"] is not None else "most probable class")
+    thr = (f"decision threshold ({cnn['threshold']:.3f}, by the pipelines' rule: {cnn['threshold_objective']})"
+           if cnn["threshold"] is not None else "nothing else (3 classes: the most probable class is predicted)")
     out = ["## CNN trained here (`experiments/cnn.py`)", "",
            f"A from-scratch Keras CNN ({cnn['versions']['keras']}, JAX {cnn['versions']['jax']}) in the spirit of "
            f"the Keras projects on this data: {len(p['filters'])} blocks of Conv3x3-BatchNorm-ReLU-MaxPool "

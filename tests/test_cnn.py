@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -155,6 +156,16 @@ def test_bad_cnn_settings_are_config_errors(assignment, match):
 def test_too_many_blocks_for_the_image_size():
     with pytest.raises(ConfigError, match="cnn.filters"):
         resolve_config(sets=["cnn.enabled=true", "cnn.image_size=16", "cnn.filters=[4, 4, 4, 4, 4]"])
+
+
+def test_the_runner_does_not_import_keras_or_jax():
+    # A fresh interpreter: the tests above imported them.
+    code = ("import sys, json; import experiments.run, experiments.report, experiments.cnn; "
+            "from experiments.config import resolve_config; resolve_config(); "
+            "print(json.dumps([m for m in ('keras', 'jax') if m in sys.modules]))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1],
+                         capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == []
 
 
 def test_missing_keras_names_the_install_command(monkeypatch):

@@ -47,3 +47,4 @@ def test_runner_on_embedded_sample_prints_metrics(tmp_path):
     report = (run_dir / "report.md").read_text()
     assert "hog+lbp+intensity-crop-logreg" in report and (run_dir / "results.csv").is_file()
     assert "Does the model read the chest?" in report
+    assert not (run_dir / "cnn").exists() and "CNN trained here" not in report  # the CNN is opt-in
