@@ -12,8 +12,9 @@ Architecture (``filters`` and ``dense`` are configurable; defaults in
 ``experiments/configs/default.toml``, ``[cnn]``)::
 
     input  size x size x 1   grey, [0, 1]   (xrayfeat.io.read_image + resize_to, as the pipelines read)
+    standardised             minus the training pixels' mean, over their std (on the host)
     for each f in filters (default 16, 32, 64, 128):
-        Conv2D(f, 3x3, same) -> BatchNormalization -> ReLU -> MaxPool 2x2
+        Conv2D(f, 3x3, same) -> BatchNormalization(momentum 0.9) -> ReLU -> MaxPool 2x2
     GlobalAveragePooling -> Dropout(dropout) -> Dense(dense, ReLU) -> Dropout(dropout)
     Dense(n_classes, softmax)                 2 classes (binary) or 3 (NORMAL / BACTERIA / VIRUS)
 
@@ -136,10 +137,10 @@ def load_images(paths: Any, size: int) -> np.ndarray:
 
 
 def augment(images: np.ndarray, rng: np.random.Generator, *, rotation: float, shift: float,
-            zoom: float) -> np.ndarray:
+            zoom: float, fill: float = 0.0) -> np.ndarray:
     """Randomly rotated, shifted and zoomed copies of ``images`` (n, size, size, 1); no flips.
 
-    One affine warp per image (OpenCV, bilinear, black outside the film): rotation
+    One affine warp per image (OpenCV, bilinear, ``fill`` outside the film): rotation
     uniform in +-``rotation`` degrees, scale in 1 +- ``zoom``, shift in +-``shift``
     of the side along each axis. Done on the host rather than by Keras' random
     image layers, which multiply the XLA compilation time of the training step
@@ -157,19 +158,13 @@ def augment(images: np.ndarray, rng: np.random.Generator, *, rotation: float, sh
         M = cv2.getRotationMatrix2D(centre, float(angle[i]), float(scale[i]))
         M[:, 2] += move[i]
         out[i, :, :, 0] = cv2.warpAffine(images[i, :, :, 0], M, (size, size), flags=cv2.INTER_LINEAR,
-                                         borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+                                         borderMode=cv2.BORDER_CONSTANT, borderValue=float(fill))
     return out
 
 
-def _build(keras, size: int, n_classes: int, params: dict[str, Any], pixel_mean: float = 0.5,
-           pixel_var: float = 1 / 12):
+def _build(keras, size: int, n_classes: int, params: dict[str, Any]):
     L = keras.layers
     x = inputs = keras.Input((size, size, 1))
-    # Standardised input and a short BatchNorm memory: the moving variances start at 1,
-    # and with raw [0, 1] pixels and Keras' default momentum (0.99) they were still
-    # several times the true variances after hundreds of steps, so inference saw a
-    # shrunken signal and predicted one class for every image.
-    x = L.Normalization(mean=pixel_mean, variance=pixel_var)(x)
     for f in params["filters"]:
         x = L.Conv2D(f, 3, padding="same", use_bias=False)(x)
         x = L.BatchNormalization(momentum=0.9)(x)
@@ -286,7 +281,18 @@ def _train(keras, jax, train: Dataset, test: Dataset | None, params: dict[str, A
     class_weight = {k: float(len(tr) / (len(classes) * max(n, 1))) for k, n in enumerate(counts)}
 
     keras.utils.set_random_seed(seed)
-    model = _build(keras, size, len(classes), params, float(X[tr].mean()), float(X[tr].var()))
+    # Standardised pixels (the training images' mean and std, applied on the host so the
+    # compiled program does not depend on the data) and a short BatchNorm memory: the
+    # moving variances start at 1, and with raw [0, 1] pixels and Keras' default momentum
+    # (0.99) they were still several times the true ones after hundreds of steps, so
+    # inference saw a shrunken signal and predicted one class for every image.
+    mean, std = float(X[tr].mean()), float(X[tr].std()) or 1.0
+    for arr in (X, X_test):
+        if arr is not None:
+            arr -= mean
+            arr /= std
+    black = -mean / std
+    model = _build(keras, size, len(classes), params)
     model.compile(optimizer=keras.optimizers.Adam(params["learning_rate"]),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     history: list[dict[str, float]] = []
@@ -301,7 +307,8 @@ def _train(keras, jax, train: Dataset, test: Dataset | None, params: dict[str, A
         t0 = time.perf_counter()
         order = rng.permutation(tr)
         order = np.resize(order, per_epoch)  # fewer images than one batch: repeat them
-        Xa = augment(X[order], rng, rotation=params["rotation"], shift=params["shift"], zoom=params["zoom"])
+        Xa = augment(X[order], rng, rotation=params["rotation"], shift=params["shift"], zoom=params["zoom"],
+                     fill=black)
         h = model.fit(Xa, y[order], epochs=1, batch_size=bs, class_weight=class_weight, shuffle=False,
                       verbose=0).history
         # Validation through the same padded predict step as the test set (Keras' own

@@ -213,7 +213,8 @@ def _cnn_md(cnn: dict[str, Any], figures: dict[str, str]) -> list[str]:
            if cnn["threshold"] is not None else "nothing else (3 classes: the most probable class is predicted)")
     out = ["## CNN trained here (`experiments/cnn.py`)", "",
            f"A from-scratch Keras CNN ({cnn['versions']['keras']}, JAX {cnn['versions']['jax']}) in the spirit of "
-           f"the Keras projects on this data: {len(p['filters'])} blocks of Conv3x3-BatchNorm-ReLU-MaxPool "
+           f"the Keras projects on this data: standardised input, {len(p['filters'])} blocks of "
+           "Conv3x3-BatchNorm-ReLU-MaxPool "
            f"(filters {p['filters']}), global average pooling, dropout {p['dropout']}, Dense({p['dense']}), "
            f"softmax; {cnn['n_params']:,} parameters; {cnn['image_size']} px grey input; augmentation "
            f"rotation ±{p['rotation']:g}°, shift ±{p['shift']:g}, zoom ±{p['zoom']:g}, no flips; Adam "
