@@ -332,7 +332,8 @@ def markdown_report(*, run: dict[str, Any], results: list[dict[str, Any]], missi
     if cnn:
         out += _cnn_md(cnn, figures)
     if comparisons:
-        out += ["## CNNs vs the pipelines (same test images)", ""]
+        ours = any(c["name"] == CNN_NAME for c in comparisons)
+        out += [f"## {'CNNs' if ours else 'Your CNN'} vs the pipelines (same test images)", ""]
         for c in comparisons:
             thr = f"threshold {c['threshold']:.3f}" if c["threshold"] is not None else "arg-max"
             what = "trained here, see above" if c["name"] == CNN_NAME else f"`{c['file']}`"
