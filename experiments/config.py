@@ -557,9 +557,9 @@ def expand_pipelines(cfg: Mapping[str, Any]) -> list[PipelineSpec]:
             if multiclass:
                 # The threshold is binary-only (see default.toml) and XrayClassifier refuses
                 # any but its default on 3 classes; the name above still shows the entry's.
-                from xrayfeat.classifier import _default_threshold
+                from xrayfeat.calibrated import default_param
 
-                threshold = _default_threshold()
+                threshold = default_param("threshold")
             families, family_params = _feature_set(p["features"], cfg, f"{src}.features")
             pre = p["preprocess"]
             if pre not in chains:

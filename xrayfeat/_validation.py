@@ -155,7 +155,52 @@ class Options:
         return "one of {" + ", ".join(repr(v) for v in self.values) + "}"
 
 
-Constraint = Interval | Options | type | Callable[[Any], bool] | None
+class Predicate:
+    """A constraint given by a test and the words that describe it in error messages.
+
+    Parameters
+    ----------
+    test : callable
+        ``test(value) -> bool``.
+    description : str
+        What an accepted value is, e.g. ``"a non-zero int"``.
+    """
+
+    def __init__(self, test: Callable[[Any], bool], description: str):
+        self.test, self.description = test, description
+
+    def __call__(self, value: Any) -> bool:
+        try:
+            return bool(self.test(value))
+        except (TypeError, ValueError):
+            return False
+
+    def __str__(self) -> str:
+        return self.description
+
+
+#: ``n_jobs`` everywhere (joblib's meaning): a non-zero int, -1 all cores, -2 all but one;
+#: None (one job) is accepted beside it by every owner.
+N_JOBS = Predicate(lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool) and v != 0,
+                   "a non-zero int (-1: all cores)")
+#: ``random_state`` everywhere: a seed. None is refused, so that every run can be repeated.
+RANDOM_STATE = Interval(int, 0, None)
+
+def as_config_error(check: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a scikit-learn input check; its ValueErrors become :class:`ConfigError`.
+
+    ConfigError is itself a ValueError, so callers (and scikit-learn's estimator checks)
+    that expect one still get it, now also catchable as an ``XrayfeatError``.
+    """
+    try:
+        return check(*args, **kwargs)
+    except ConfigError:
+        raise
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+Constraint = Interval | Options | Predicate | type | Callable[[Any], bool] | None
 
 
 def _describe(constraint: Constraint) -> str:

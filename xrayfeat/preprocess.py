@@ -611,17 +611,25 @@ def _canonical(value: Any, key: str = "") -> Any:
     return value
 
 
+def _signature_defaults(func: Callable[..., Any]) -> dict[str, Any]:
+    """A step function's keyword defaults: the one place each step's defaults are written."""
+    import inspect
+
+    return {name: p.default for name, p in inspect.signature(func).parameters.items()
+            if p.default is not inspect.Parameter.empty}
+
+
 def _step_resize(params: Mapping[str, Any]) -> dict[str, Any]:
     if "size" not in params:
         raise ConfigError("the 'resize' step needs a 'size' parameter, e.g. {'size': 224}.")
-    out = {"keep_aspect": False, "pad_value": 0.0, **params}
+    out = {**_signature_defaults(resize), **params}
     check_params(out, {"size": [_SIZE], "keep_aspect": [bool], "pad_value": [_UNIT]},
                  owner="Preprocessor step 'resize'")
     return out
 
 
 def _step_percentile(params: Mapping[str, Any]) -> dict[str, Any]:
-    out = {"low": 0.5, "high": 99.5, **params}
+    out = {**_signature_defaults(normalize_percentile), **params}
     unknown = set(out) - {"low", "high"}
     if unknown:
         raise ConfigError(
@@ -633,27 +641,27 @@ def _step_percentile(params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _step_standardize(params: Mapping[str, Any]) -> dict[str, Any]:
-    out = {"clip": 3.0, **params}
+    out = {**_signature_defaults(standardize), **params}
     check_params(out, {"clip": [Interval(float, 0, None, closed="neither")]},
                  owner="Preprocessor step 'standardize'")
     return out
 
 
 def _step_equalize(params: Mapping[str, Any]) -> dict[str, Any]:
-    out = {"bins": 256, **params}
+    out = {**_signature_defaults(equalize), **params}
     check_params(out, _EQUALIZE_CONSTRAINTS, owner="Preprocessor step 'equalize'")
     return out
 
 
 def _step_clahe(params: Mapping[str, Any]) -> dict[str, Any]:
-    out = {"clip_limit": 2.0, "tile_grid": 8, "bits": 8, **params}
+    out = {**_signature_defaults(clahe), **params}
     check_params(out, _CLAHE_CONSTRAINTS, owner="Preprocessor step 'clahe'")
     return out
 
 
 def _step_denoise(params: Mapping[str, Any]) -> dict[str, Any]:
     rest = dict(params)
-    method = rest.pop("method", "median")
+    method = rest.pop("method", _signature_defaults(denoise)["method"])
     return {"method": method, **_resolve_denoise(method, rest)}
 
 
