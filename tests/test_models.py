@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
@@ -11,6 +9,8 @@ from sklearn.exceptions import NotFittedError
 import xrayfeat
 from xrayfeat import ConfigError, ImageReadError, XrayClassifier
 from xrayfeat.datasets import load_sample, sample_path
+
+from _files import SHARED_DATA, needs_shared
 
 # Small, fast features: HOG + intensity on 128 px images.
 FAST = {"families": ["hog", "intensity"], "image_size": 128, "progress": False}
@@ -236,10 +236,10 @@ def test_the_numeric_estimator_predicts_what_the_image_model_does(model, test_sp
         model.model_.predict(F[:, :10])
 
 
-TRAIN_224 = Path(__file__).resolve().parents[2] / "shared" / "data" / "chest_xray_224_train"
+TRAIN_224 = SHARED_DATA / "chest_xray_224_train"
 
 
-@pytest.mark.skipif(not TRAIN_224.is_dir(), reason="shared 224 px training split not present")
+@needs_shared(TRAIN_224)
 def test_fit_is_independent_of_memory_and_n_jobs_on_real_images(tmp_path):
     """Two BLAS threads in this process (n_jobs=None) against one per loky worker
     (n_jobs=2) made lbfgs stop elsewhere: out-of-fold probabilities 4e-5 apart on 200

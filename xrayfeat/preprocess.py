@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import Interval, Options, check_image, check_params
+from ._validation import Interval, Options, Predicate, check_image, check_params
 from .exceptions import ConfigError
 
 __all__ = [
@@ -83,25 +83,12 @@ def _is_size(value: Any) -> bool:
 
 
 
-class _Described:
-    """A callable constraint with a readable description for error messages."""
-
-    def __init__(self, func: Callable[[Any], bool], text: str):
-        self.func, self.text = func, text
-
-    def __call__(self, value: Any) -> bool:
-        return bool(self.func(value))
-
-    def __str__(self) -> str:
-        return self.text
-
-
-_SIZE = _Described(_is_size, "a positive int or a (rows, cols) pair of positive ints")
-_TILE_GRID = _Described(
+_SIZE = Predicate(_is_size, "a positive int or a (rows, cols) pair of positive ints")
+_TILE_GRID = Predicate(
     lambda v: _is_size(v) and (max(v) if not isinstance(v, (int, np.integer)) else v) <= 64,
     "a positive int <= 64 or a (rows, cols) pair of such ints",
 )
-_ODD = _Described(
+_ODD = Predicate(
     lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 3
     and v % 2 == 1 and v <= 31,
     "an odd int in the range [3, 31]",
