@@ -748,6 +748,22 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
             batch_size=self.batch_size, on_error=on_error,
         )
 
+    def set_params(self, **params: Any) -> FeatureExtractor:
+        """Set parameters; on a fitted extractor, the feature names and spec follow them.
+
+        The extractor is stateless, so "refitting" only re-validates the parameters
+        and records the new feature names: ``set_params(image_size=64)`` after
+        ``fit`` used to be ignored by ``transform``, which kept the fitted spec.
+
+        Returns
+        -------
+        self
+        """
+        super().set_params(**params)
+        if "feature_names_out_" in self.__dict__:
+            self.fit()
+        return self
+
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.input_tags.two_d_array = False
