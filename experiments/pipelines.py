@@ -144,8 +144,8 @@ def run_pipeline(spec: PipelineSpec, train: Dataset, test: Dataset | None, *,
     classes = [str(c) for c in model.classes_]
     threshold = model.threshold_
     res = model.cv_results_
-    cv = cv_summary(train.labels, res["oof_proba"], res["fold"], classes, threshold,
-                    ece_bins=ev["ece_bins"])
+    # The function that made the model's cv_results_, again with the run's ECE bins.
+    cv = cv_summary(train.labels, res["oof_proba"], res["fold"], classes, threshold, ece_bins=ev["ece_bins"])
     cv["pooled"] = {k: v for k, v in res["oof"].items() if not isinstance(v, dict)}
     if "tuning_curve" in res:
         cv["tuning_curve"] = res["tuning_curve"]

@@ -659,35 +659,30 @@ _is_splitter = Predicate(
 
 def _cv_summary(oof: np.ndarray, folds: list, y: np.ndarray, groups: np.ndarray, classes: np.ndarray,
                 pos_label: Any, threshold: float | None, tuner: Any) -> dict:
-    """Metrics of the out-of-fold calibrated probabilities: the honest CV estimate."""
-    from sklearn.metrics import roc_auc_score
+    """Metrics of the out-of-fold calibrated probabilities: the honest CV estimate.
 
-    from .metrics import binary_metrics, multiclass_metrics
+    Pooled (``oof``) and per fold (``per_fold``, ``mean``, ``std``), both from
+    :mod:`xrayfeat.metrics.summary`, the benchmark's own summary.
+    """
+    from .metrics.summary import fold_summary, point_metrics
 
-    summary: dict[str, Any] = {"n_splits": len(folds), "n_images": int(len(y)),
-                               "n_patients": int(len(set(groups.tolist())))}
-    fold_auc = []
-    if len(classes) == 2:
-        pos = oof[:, int(np.flatnonzero(classes == pos_label)[0])]
-        for _, te in folds:
-            fold_auc.append(float(roc_auc_score(y[te] == pos_label, pos[te])))
-        summary["oof"] = binary_metrics(y, pos, float(threshold), pos_label=pos_label)
-        if tuner is not None:
-            res = tuner.cv_results_
-            summary["tuning_curve"] = {"thresholds": np.asarray(res["thresholds"]).tolist(),
-                                       "scores": np.asarray(res["scores"]).tolist()}
-            summary["best_score"] = float(tuner.best_score_)
-    else:
-        summary["oof"] = multiclass_metrics(y, oof, classes)
-        for _, te in folds:
-            fold_auc.append(float(roc_auc_score(y[te], oof[te], multi_class="ovr", labels=classes)))
     fold_of = np.empty(len(y), dtype=np.int64)
     for k, (_, te) in enumerate(folds):
         fold_of[te] = k
+    summary: dict[str, Any] = {"n_splits": len(folds), "n_images": int(len(y)),
+                               "n_patients": int(len(set(groups.tolist())))}
+    summary["oof"] = point_metrics(y, oof, classes, threshold, pos_label=pos_label)
+    summary.update(fold_summary(y, oof, fold_of, classes, threshold, pos_label=pos_label))
+    if tuner is not None:
+        res = tuner.cv_results_
+        summary["tuning_curve"] = {"thresholds": np.asarray(res["thresholds"]).tolist(),
+                                   "scores": np.asarray(res["scores"]).tolist()}
+        summary["best_score"] = float(tuner.best_score_)
+    fold_auc = [f["roc_auc"] for f in summary["per_fold"]]
     summary["oof_proba"] = np.asarray(oof, dtype=np.float64)
     summary["y_index"] = np.searchsorted(classes, y)
     summary["fold"] = fold_of
     summary["fold_roc_auc"] = fold_auc
-    summary["roc_auc_mean"] = float(np.mean(fold_auc))
-    summary["roc_auc_std"] = float(np.std(fold_auc))
+    summary["roc_auc_mean"] = float(np.mean(fold_auc)) if fold_auc else float("nan")
+    summary["roc_auc_std"] = float(np.std(fold_auc)) if fold_auc else float("nan")
     return summary
