@@ -820,9 +820,8 @@ def _solidity(mask: np.ndarray) -> float:
 def _fill_holes(mask: np.ndarray) -> np.ndarray:
     cv2 = _cv2()
     # copyMakeBorder: the same zero frame as np.pad, about 10x cheaper here.
-    flood = cv2.copyMakeBorder(mask.astype(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
-    ff = np.zeros((flood.shape[0] + 2, flood.shape[1] + 2), np.uint8)
-    cv2.floodFill(flood, ff, (0, 0), 1)
+    flood = cv2.copyMakeBorder(mask.view(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    cv2.floodFill(flood, None, (0, 0), 1)
     return mask | (flood[1:-1, 1:-1] == 0)
 
 
@@ -979,7 +978,11 @@ def _plausibility(mask: Any) -> tuple[float, str]:
     b = MASK_BOUNDS
     cv2 = _cv2()
     u8 = m.view(np.uint8)
-    _, _, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(u8, 8, cv2.CV_32S, cv2.CCL_GRANA)
+    c0, r0, w, h = cv2.boundingRect(u8)
+    # Labelling (the main cost) runs on the bounding box only: the lungs fill
+    # about a third of the image.
+    _, _, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
+        u8[r0:r0 + h, c0:c0 + w], 8, cv2.CV_32S, cv2.CCL_GRANA)
     # Plain lists: masks have a handful of components, and numpy's per-call
     # overhead would dominate. Rows are (left, top, width, height, area), largest
     # first (ties in label order).
@@ -990,10 +993,6 @@ def _plausibility(mask: Any) -> tuple[float, str]:
     if len(areas) > 1:
         (_, y1, _, h1, _), (_, y2, _, h2, _) = comps[:2]
         overlap = max(0, min(y1 + h1, y2 + h2) - max(y1, y2)) / max(h1, h2)
-    # The mask's bounding box is the union of its components' boxes.
-    c0, r0 = min(c[0] for c in comps), min(c[1] for c in comps)
-    w = max(c[0] + c[2] for c in comps) - c0
-    h = max(c[1] + c[3] for c in comps) - r0
     frac = total / m.size
     height, width = h / rows, w / cols
     crow, ccol = (r0 + h / 2) / rows, (c0 + w / 2) / cols
