@@ -400,7 +400,8 @@ _CENTRE_ROWS = (0.2, 0.75)
 _MIN_HEIGHT = 0.15
 
 
-def _candidates(shrunk: np.ndarray, t: float) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
+def _candidates(shrunk: np.ndarray, t: float
+                ) -> tuple[np.ndarray, list[tuple[int, int, int, tuple[int, int, int, int]]]]:
     """Label the eroded dark pixels and list the components that could be a lung.
 
     ``shrunk`` is the image grey-dilated (local maximum) with the erosion kernel:
@@ -409,8 +410,9 @@ def _candidates(shrunk: np.ndarray, t: float) -> tuple[np.ndarray, list[tuple[in
     wide (a lung touching the axilla's air, both lungs touching through the
     trachea); the chosen core is dilated back afterwards.
 
-    Returns the label image and ``(side, area, label)`` for each plausible
-    component, side 0 for the image's left half and 1 for its right half.
+    Returns the label image and ``(side, area, label, box)`` for each plausible
+    component, side 0 for the image's left half and 1 for its right half, box
+    ``(x, y, w, h)``.
     """
     cv2 = _cv2()
     n = shrunk.shape[0]
@@ -418,11 +420,12 @@ def _candidates(shrunk: np.ndarray, t: float) -> tuple[np.ndarray, list[tuple[in
     # SAUF gives the same labels as the default algorithm, about 2x faster here.
     _, labels, stats, cents = cv2.connectedComponentsWithStatsWithAlgorithm(
         dark, 4, cv2.CV_32S, cv2.CCL_SAUF)
-    area = stats[:, cv2.CC_STAT_AREA]
-    big = np.flatnonzero((area >= 0.01 * n * n) & (area <= 0.3 * n * n))
     out = []
-    for lab in big[big > 0].tolist():
-        x, y, w, h, a = stats[lab].tolist()
+    # A plain loop: a few dozen components at most, where numpy's per-call
+    # overhead would cost more than the work.
+    for lab, (x, y, w, h, a) in enumerate(stats.tolist()):
+        if lab == 0 or not 0.01 * n * n <= a <= 0.3 * n * n:
+            continue
         left = cents[lab, 0] < 0.5 * n
         cy = y + 0.5 * h
         # A lung is off the border (the border-connected dark region is outside
@@ -433,7 +436,7 @@ def _candidates(shrunk: np.ndarray, t: float) -> tuple[np.ndarray, list[tuple[in
                 and (x + w <= 0.6 * n if left else x >= 0.4 * n)
                 and _CENTRE_ROWS[0] * n <= cy <= _CENTRE_ROWS[1] * n
                 and h >= _MIN_HEIGHT * n and a >= 0.15 * w * h):
-            out.append((0 if left else 1, a, lab))
+            out.append((0 if left else 1, a, lab, (x, y, w, h)))
     return labels, out
 
 
@@ -577,17 +580,19 @@ def _best_per_side(coarse: np.ndarray, thresholds: np.ndarray, kernel: np.ndarra
             return 0
         below = None
         for side in (0, 1):
-            sized = [(a, lab) for s_, a, lab in cands if s_ == side]
+            sized = [(a, lab, box) for s_, a, lab, box in cands if s_ == side]
             if not sized:
                 continue
-            area, lab = max(sized)
+            area, lab, (x, y, w, h) = max(sized)
             if side in best and area <= best[side][0] * 0.5:
                 continue  # cannot win even after dilating back
             core = labels == lab
             if below is None:
                 below = (coarse < t).view(np.uint8)
             full = cv2.countNonZero(cv2.dilate(core.view(np.uint8), kernel) & below)
-            if (side not in best or full > best[side][0]) and _solidity(core) >= 0.5:
+            # The core is off the border, so its box grown by a pixel is inside the image.
+            if ((side not in best or full > best[side][0])
+                    and _solidity(core[y - 1:y + h + 1, x - 1:x + w + 1], area) >= 0.5):
                 if (near_outside is not None
                         and _outline_fraction(core, near_outside) > _MAX_OUTSIDE_OUTLINE):
                     continue
@@ -808,13 +813,18 @@ def _outline_fraction(core: np.ndarray, region: np.ndarray) -> float:
     return float(np.count_nonzero(ring & region)) / max(int(np.count_nonzero(ring)), 1)
 
 
-def _solidity(mask: np.ndarray) -> float:
-    """Area over convex-hull area: lungs are solid, blobs of thresholded noise are not."""
+def _solidity(mask: np.ndarray, area: int) -> float:
+    """Area over convex-hull area: lungs are solid, blobs of thresholded noise are not.
+
+    ``area`` is the mask's pixel count (known from labelling); ``mask`` may be a
+    window around the component, which saves tracing the empty rest.
+    """
     cv2 = _cv2()
-    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL,
+    contours, _ = cv2.findContours(mask.view(np.uint8), cv2.RETR_EXTERNAL,
                                    cv2.CHAIN_APPROX_SIMPLE)
-    hull_area = cv2.contourArea(cv2.convexHull(np.vstack(contours)))
-    return float(np.count_nonzero(mask)) / max(hull_area, 1.0)
+    points = contours[0] if len(contours) == 1 else np.vstack(contours)
+    hull_area = cv2.contourArea(cv2.convexHull(points))
+    return float(area) / max(hull_area, 1.0)
 
 
 def _fill_holes(mask: np.ndarray) -> np.ndarray:
