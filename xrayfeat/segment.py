@@ -342,11 +342,11 @@ def _working_copy(img: np.ndarray, size: int) -> np.ndarray:
     small = cv2.resize(img, (size, size), interpolation=interp)
     small = cv2.GaussianBlur(small, (0, 0), 1.0)
     # Percentiles of every other pixel in each direction: the blur makes
-    # neighbours alike, and partitioning a quarter of the pixels is 4x cheaper.
-    flat = small[::2, ::2].ravel()
+    # neighbours alike, and a quarter of the pixels is 4x cheaper. A full sort
+    # (numpy's vectorised one) is ~2.5x faster than np.partition for two ranks.
+    flat = np.sort(small[::2, ::2], axis=None)
     k_lo, k_hi = int(0.01 * (flat.size - 1)), int(0.99 * (flat.size - 1))
-    part = np.partition(flat, (k_lo, k_hi))
-    lo, hi = float(part[k_lo]), float(part[k_hi])
+    lo, hi = float(flat[k_lo]), float(flat[k_hi])
     if hi - lo < 1e-6:
         return np.zeros_like(small)
     # In place: the same float32 arithmetic as np.clip((small - lo) / (hi - lo), 0, 1)
@@ -388,10 +388,19 @@ def _looks_inverted(small: np.ndarray) -> bool:
 
 
 @functools.lru_cache(maxsize=32)
+def _ellipse(size: int) -> np.ndarray:
+    """Elliptic structuring element, ``size`` a side; cached (callers never write to it)."""
+    return _cv2().getStructuringElement(_cv2().MORPH_ELLIPSE, (size, size))
+
+
 def _erosion_kernel(n: int, frac: float) -> np.ndarray:
-    # Cached: the same few kernels serve every image (callers never write to them).
-    r = max(1, round(frac * n))
-    return _cv2().getStructuringElement(_cv2().MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    return _ellipse(2 * max(1, round(frac * n)) + 1)
+
+
+def _convex_hull(contours: Any) -> np.ndarray:
+    """Convex hull of the points of all ``contours`` (from cv2.findContours)."""
+    points = contours[0] if len(contours) == 1 else np.vstack(contours)
+    return _cv2().convexHull(points)
 
 
 # Rules for a lung candidate at the working size (fractions of the side): range
@@ -730,7 +739,7 @@ def _symmetrised(lungs: dict[int, np.ndarray], small: np.ndarray
         contours, _ = cv2.findContours(both.view(np.uint8), cv2.RETR_EXTERNAL,
                                        cv2.CHAIN_APPROX_SIMPLE)
         hull = np.zeros((n, n), np.uint8)
-        cv2.fillPoly(hull, [cv2.convexHull(np.vstack(contours))], 1)
+        cv2.fillPoly(hull, [_convex_hull(contours)], 1)
         if np.count_nonzero((hull > 0) & ~keep) > _MAX_OUTSIDE_CHEST * np.count_nonzero(hull):
             return None  # off the chest: see _recover_missing_lung
         lung = (hull > 0) & keep
@@ -809,7 +818,7 @@ def _spine_column(small: np.ndarray, r0: int, r1: int, medial: int, side: int) -
 
 def _outline_fraction(core: np.ndarray, region: np.ndarray) -> float:
     """Fraction of the core's outer outline that lies inside ``region``."""
-    ring = (_cv2().dilate(core.astype(np.uint8), _SQUARE3) > 0) & ~core
+    ring = (_cv2().dilate(core.view(np.uint8), _SQUARE3) > 0) & ~core
     return float(np.count_nonzero(ring & region)) / max(int(np.count_nonzero(ring)), 1)
 
 
@@ -822,8 +831,7 @@ def _solidity(mask: np.ndarray, area: int) -> float:
     cv2 = _cv2()
     contours, _ = cv2.findContours(mask.view(np.uint8), cv2.RETR_EXTERNAL,
                                    cv2.CHAIN_APPROX_SIMPLE)
-    points = contours[0] if len(contours) == 1 else np.vstack(contours)
-    hull_area = cv2.contourArea(cv2.convexHull(points))
+    hull_area = cv2.contourArea(_convex_hull(contours))
     return float(area) / max(hull_area, 1.0)
 
 
@@ -852,21 +860,20 @@ def _refine(lung: np.ndarray, small: np.ndarray, closing: float) -> np.ndarray:
     pad = k + 2
     r0, r1, c0, c1 = max(0, y - pad), min(n, y + h + pad), max(0, x - pad), min(n, x + w + pad)
     lung, small = lung[r0:r1, c0:c1], small[r0:r1, c0:c1]
-    u8 = lung.astype(np.uint8)
-    contours, _ = cv2.findContours(u8, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    hull = np.zeros_like(u8)
-    cv2.fillPoly(hull, [cv2.convexHull(np.vstack(contours))], 1)
+    contours, _ = cv2.findContours(lung.view(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    hull = np.zeros(lung.shape, np.uint8)
+    cv2.fillPoly(hull, [_convex_hull(contours)], 1)
     vals = small[lung]
     k95 = int(0.95 * (vals.size - 1))
     bright = float(np.partition(vals, k95)[k95]) + 0.15
     grown = ((hull > 0) & (small < bright)) | lung
     if k >= 2:
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k | 1, k | 1))
-        g = grown.astype(np.uint8)
+        kernel = _ellipse(k | 1)
+        g = grown.view(np.uint8)
         for op in (cv2.MORPH_OPEN, cv2.MORPH_CLOSE):
             g = cv2.morphologyEx(g, op, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
         grown = (g > 0) | lung
-    count, labels = cv2.connectedComponents(grown.astype(np.uint8), connectivity=4)
+    count, labels = cv2.connectedComponents(grown.view(np.uint8), connectivity=4)
     if count > 2:
         grown = labels == 1 + int(np.argmax(np.bincount(labels.ravel())[1:]))
     out = np.zeros((n, n), bool)
