@@ -309,14 +309,23 @@ def _exposed_field(small: np.ndarray, shape: tuple[int, int]) -> tuple[int, int,
     """
     cv2 = _cv2()
     n = small.shape[0]
-    sq = small * small
     # cv2.reduce: the same statistics as numpy's mean/std along an axis, 10x cheaper.
     rows_mean, cols_mean = (cv2.reduce(small, d, cv2.REDUCE_AVG).ravel() for d in (1, 0))
+
+    def extreme(mean: Any) -> Any:
+        return (mean > 0.85) | (mean < 0.15)
+
+    # A frame needs its two outermost lines near black or white; most films have
+    # none, and the standard deviations are then not needed.
+    if not any(extreme(mean[a]) and extreme(mean[b])
+               for mean in (rows_mean, cols_mean) for a, b in ((0, 1), (-1, -2))):
+        return 0, shape[0], 0, shape[1]
+    sq = small * small
     rows_std = np.sqrt(np.maximum(cv2.reduce(sq, 1, cv2.REDUCE_AVG).ravel() - rows_mean ** 2, 0))
     cols_std = np.sqrt(np.maximum(cv2.reduce(sq, 0, cv2.REDUCE_AVG).ravel() - cols_mean ** 2, 0))
 
     def uniform(mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-        return (std < 0.06) & ((mean > 0.85) | (mean < 0.15))
+        return (std < 0.06) & extreme(mean)
 
     def depth(flags: np.ndarray) -> int:
         k = 0
@@ -463,17 +472,19 @@ _SMALL_LUNG = 0.04
 
 
 def _outside_air(img: np.ndarray, level: float) -> np.ndarray | None:
-    """Dark region (``img < level``) connected to the image border, or None."""
+    """Dark region (``img < level``) connected to the image border, or None.
+
+    Returned as uint8 (1 inside). The 4-connected dark components that touch the
+    border are found with one flood fill from a dark frame around the image:
+    several times cheaper than labelling every component.
+    """
     cv2 = _cv2()
-    count, labels = cv2.connectedComponentsWithAlgorithm(
-        (img < level).view(np.uint8), 4, cv2.CV_32S, cv2.CCL_SAUF)
-    edge = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
-    lut = np.zeros(count, np.uint8)
-    lut[edge] = 1
-    lut[0] = 0
-    if not lut.any():
+    dark = (img < level).view(np.uint8)
+    if not (dark[0].any() or dark[-1].any() or dark[:, 0].any() or dark[:, -1].any()):
         return None
-    return lut[labels]
+    flood = cv2.copyMakeBorder(dark, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=1)
+    cv2.floodFill(flood, None, (0, 0), 2, flags=4)
+    return (flood[1:-1, 1:-1] == 2).view(np.uint8)
 
 
 def _scan_thresholds(small: np.ndarray, n_thresholds: int,
