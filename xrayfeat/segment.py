@@ -705,8 +705,15 @@ def _recover_missing_lung(lungs: dict[int, np.ndarray], small: np.ndarray
     if weak in lungs:
         # What the scan found on that side is image evidence, but may also be bowel
         # gas or a stray dark patch: keep only what lies near the prior.
+        # Only the weak lung's own pixels can be added, so the prior is dilated
+        # around that lung's bounding box only.
         reach = _erosion_kernel(n, _MIRROR_REACH)
-        mirrored |= lungs[weak] & (cv2.dilate(mirrored.view(np.uint8), reach) > 0)
+        r = reach.shape[0] // 2
+        wx, wy, ww, wh = boxes[weak]
+        r0, c0 = max(0, wy - r), max(0, wx - r)
+        near = cv2.dilate(mirrored[r0:wy + wh + r, c0:wx + ww + r].view(np.uint8), reach) > 0
+        box = (slice(wy, wy + wh), slice(wx, wx + ww))
+        mirrored[box] |= lungs[weak][box] & near[wy - r0:wy - r0 + wh, wx - c0:wx - c0 + ww]
     inside = _inside_chest(small)
     if np.count_nonzero(mirrored & ~inside) > _MAX_OUTSIDE_CHEST * np.count_nonzero(mirrored):
         # The reflection lies over the outside air or beyond the film's edge: the
