@@ -586,6 +586,7 @@ def _best_per_side(coarse: np.ndarray, thresholds: np.ndarray, kernel: np.ndarra
         grow = 2 * kernel.shape[0] + 1
         near_outside = cv2.dilate(outside, np.ones((grow, grow), np.uint8)) > 0
     shrunk = cv2.dilate(coarse, kernel)
+    r = kernel.shape[0] // 2
     # Coarse to fine: every other threshold first, then the neighbours of each
     # side's winner. A lung's candidate exists over a run of several consecutive
     # thresholds and grows until it leaks, so the skipped ones rarely matter, and
@@ -598,7 +599,6 @@ def _best_per_side(coarse: np.ndarray, thresholds: np.ndarray, kernel: np.ndarra
         labels, cands = _candidates(shrunk, t)
         if not cands:
             return 0
-        below = None
         for side in (0, 1):
             sized = [(a, lab, box) for s_, a, lab, box in cands if s_ == side]
             if not sized:
@@ -607,9 +607,10 @@ def _best_per_side(coarse: np.ndarray, thresholds: np.ndarray, kernel: np.ndarra
             if side in best and area <= best[side][0] * 0.5:
                 continue  # cannot win even after dilating back
             core = labels == lab
-            if below is None:
-                below = (coarse < t).view(np.uint8)
-            full = cv2.countNonZero(cv2.dilate(core.view(np.uint8), kernel) & below)
+            # The dilated core lies within its box grown by the kernel radius.
+            win = (slice(max(0, y - r), y + h + r), slice(max(0, x - r), x + w + r))
+            full = cv2.countNonZero(cv2.dilate(core[win].view(np.uint8), kernel)
+                                    & (coarse[win] < t).view(np.uint8))
             # The core is off the border, so its box grown by a pixel is inside the image.
             if ((side not in best or full > best[side][0])
                     and _solidity(core[y - 1:y + h + 1, x - 1:x + w + 1], area) >= 0.5):
