@@ -316,9 +316,11 @@ def _exposed_field(small: np.ndarray, shape: tuple[int, int]) -> tuple[int, int,
         return (mean > 0.85) | (mean < 0.15)
 
     # A frame needs its two outermost lines near black or white; most films have
-    # none, and the standard deviations are then not needed.
-    if not any(extreme(mean[a]) and extreme(mean[b])
-               for mean in (rows_mean, cols_mean) for a, b in ((0, 1), (-1, -2))):
+    # none, and the standard deviations are then not needed. (Python floats: numpy
+    # scalars would cost more than the check saves.)
+    if not any(extreme(a) and extreme(b)
+               for mean in (rows_mean, cols_mean)
+               for a, b in (mean[:2].tolist(), mean[:-3:-1].tolist())):
         return 0, shape[0], 0, shape[1]
     sq = small * small
     rows_std = np.sqrt(np.maximum(cv2.reduce(sq, 1, cv2.REDUCE_AVG).ravel() - rows_mean ** 2, 0))
@@ -1118,6 +1120,9 @@ def crop_box(mask: np.ndarray, *, margin: float = 0.05) -> tuple[int, int, int, 
     return (max(0, y - dr), min(rows, y + h + dr), max(0, x - dc), min(cols, x + w + dc))
 
 
+_CROP_CONSTRAINTS = {"margin": [Interval(float, 0, 1)]}
+
+
 def crop_to_lungs(image: Any, mask: Any, *, margin: float = 0.05) -> LungCrop:
     """Crop an image to its lung mask's bounding box plus a margin.
 
@@ -1155,7 +1160,7 @@ def crop_to_lungs(image: Any, mask: Any, *, margin: float = 0.05) -> LungCrop:
     >>> crop.fallback, crop.reason, crop.box
     (True, 'empty mask', (10, 90, 10, 90))
     """
-    check_params({"margin": margin}, {"margin": [Interval(float, 0, 1)]}, owner="crop_to_lungs")
+    check_params({"margin": margin}, _CROP_CONSTRAINTS, owner="crop_to_lungs")
     img = check_image(image)
     m = check_mask(mask, img.shape)
     rows, cols = img.shape
