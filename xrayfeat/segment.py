@@ -543,12 +543,19 @@ def _scan_thresholds(small: np.ndarray, n_thresholds: int,
             refined[key] = img, cv2.dilate(img, _erosion_kernel(n, radius))
         img, shrunk = refined[key]
         kernel = _erosion_kernel(n, radius)
-        hint = cv2.resize(core_c.view(np.uint8), (n, n), interpolation=cv2.INTER_NEAREST)
-        core = (cv2.dilate(hint, _SQUARE3) > 0) & (shrunk < t)
+        # Everything below lies within the upsampled core's box grown by a pixel
+        # (the hint's dilation) and the kernel radius: work on that window.
+        x, y, w, h = cv2.boundingRect(core_c.view(np.uint8))
+        pad = kernel.shape[0] // 2 + 2
+        win = (slice(max(0, 2 * y - pad), 2 * (y + h) + pad),
+               slice(max(0, 2 * x - pad), 2 * (x + w) + pad))
+        hint = cv2.resize(core_c.view(np.uint8), (n, n), interpolation=cv2.INTER_NEAREST)[win]
+        core = (cv2.dilate(hint, _SQUARE3) > 0) & (shrunk[win] < t)
         if not core.any():
             core = hint > 0
-        grown = cv2.dilate(core.view(np.uint8), kernel).astype(bool) & (img < t)
-        out[side] = grown | core
+        grown = (cv2.dilate(core.view(np.uint8), kernel) > 0) & (img[win] < t)
+        out[side] = np.zeros((n, n), bool)
+        out[side][win] = grown | core
     return out
 
 
