@@ -421,7 +421,7 @@ _MIN_HEIGHT = 0.15
 
 
 def _candidates(shrunk: np.ndarray, t: float
-                ) -> tuple[np.ndarray, list[tuple[int, int, int, tuple[int, int, int, int]]]]:
+                ) -> tuple[np.ndarray | None, list[tuple[int, int, int, tuple[int, int, int, int]]]]:
     """Label the eroded dark pixels and list the components that could be a lung.
 
     ``shrunk`` is the image grey-dilated (local maximum) with the erosion kernel:
@@ -430,33 +430,47 @@ def _candidates(shrunk: np.ndarray, t: float
     wide (a lung touching the axilla's air, both lungs touching through the
     trachea); the chosen core is dilated back afterwards.
 
-    Returns the label image and ``(side, area, label, box)`` for each plausible
-    component, side 0 for the image's left half and 1 for its right half, box
-    ``(x, y, w, h)``.
+    Returns the label image (None when there is no candidate) and
+    ``(side, area, label, box)`` for each plausible component, side 0 for the
+    image's left half and 1 for its right half, box ``(x, y, w, h)``.
     """
     cv2 = _cv2()
     n = shrunk.shape[0]
-    dark = (shrunk < t).view(np.uint8)
+    # A lung is off the border: the dark components touching it are outside air.
+    # One flood fill from a dark frame removes them, which is much cheaper than
+    # labelling them. Often too little is left to hold a lung; otherwise only the
+    # box around what is left is labelled (labelling with statistics is the main
+    # cost of the scan). Labels keep their order (raster order of first pixels).
+    flood = cv2.copyMakeBorder((shrunk < t).view(np.uint8), 1, 1, 1, 1,
+                               cv2.BORDER_CONSTANT, value=1)
+    cv2.floodFill(flood, None, (0, 0), 0, flags=4)
+    inner = flood[1:-1, 1:-1]
+    if cv2.countNonZero(inner) < 0.01 * n * n:
+        return None, []
+    bx, by, bw, bh = cv2.boundingRect(inner)
     # SAUF gives the same labels as the default algorithm, about 2x faster here.
-    _, labels, stats, cents = cv2.connectedComponentsWithStatsWithAlgorithm(
-        dark, 4, cv2.CV_32S, cv2.CCL_SAUF)
+    _, box_labels, stats, cents = cv2.connectedComponentsWithStatsWithAlgorithm(
+        inner[by:by + bh, bx:bx + bw], 4, cv2.CV_32S, cv2.CCL_SAUF)
     out = []
     # A plain loop: a few dozen components at most, where numpy's per-call
     # overhead would cost more than the work.
     for lab, (x, y, w, h, a) in enumerate(stats.tolist()):
         if lab == 0 or not 0.01 * n * n <= a <= 0.3 * n * n:
             continue
-        left = cents[lab, 0] < 0.5 * n
+        x, y = x + bx, y + by
+        left = cents[lab, 0] + bx < 0.5 * n
         cy = y + 0.5 * h
-        # A lung is off the border (the border-connected dark region is outside
-        # air), stays on its side of the midline, is tall, not too sparse and sits
-        # in the middle rows; anything else is a leak, a merger of both lungs,
-        # bowel gas or a label.
-        if (x > 0 and y > 0 and x + w < n and y + h < n
-                and (x + w <= 0.6 * n if left else x >= 0.4 * n)
+        # A lung stays on its side of the midline, is tall, not too sparse and
+        # sits in the middle rows; anything else is a leak, a merger of both
+        # lungs, bowel gas or a label.
+        if ((x + w <= 0.6 * n if left else x >= 0.4 * n)
                 and _CENTRE_ROWS[0] * n <= cy <= _CENTRE_ROWS[1] * n
                 and h >= _MIN_HEIGHT * n and a >= 0.15 * w * h):
             out.append((0 if left else 1, a, lab, (x, y, w, h)))
+    if not out:
+        return None, []
+    labels = np.zeros((n, n), np.int32)
+    labels[by:by + bh, bx:bx + bw] = box_labels
     return labels, out
 
 
