@@ -503,3 +503,15 @@ def test_combined_lungs_stay_two_components(gap):
     near = [cv2.dilate(m.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0 for m in (left, right)]
     np.testing.assert_array_equal(mask, (left | right) & ~(near[0] & near[1]))
     assert cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)[0] - 1 == 2
+
+
+def test_mean32_equals_numpy_mean_bit_for_bit():
+    """The polarity and spine checks compare means; the cheap mean must not move them."""
+    from xrayfeat.segment import _mean32
+
+    rng = np.random.default_rng(8)
+    for _ in range(200):
+        a = rng.random((int(rng.integers(1, 50)), int(rng.integers(1, 50)))).astype(np.float32)
+        view = a[1:, ::2] if min(a.shape) > 2 else a
+        assert _mean32(view) == view.mean() and _mean32(view).dtype == np.float32
+        np.testing.assert_array_equal(_mean32(view, axis=0), view.mean(axis=0))

@@ -392,10 +392,21 @@ def _looks_inverted(small: np.ndarray) -> bool:
     """
     n = small.shape[0]
     rows = slice(int(0.3 * n), int(0.7 * n))
-    mediastinum = small[rows, int(0.45 * n):int(0.55 * n)].mean()
-    lungs = 0.5 * (small[rows, int(0.18 * n):int(0.35 * n)].mean()
-                   + small[rows, int(0.65 * n):int(0.82 * n)].mean())
+    mediastinum = _mean32(small[rows, int(0.45 * n):int(0.55 * n)])
+    lungs = 0.5 * (_mean32(small[rows, int(0.18 * n):int(0.35 * n)])
+                   + _mean32(small[rows, int(0.65 * n):int(0.82 * n)]))
     return bool(mediastinum < lungs)
+
+
+def _mean32(values: np.ndarray, axis: int | None = None) -> Any:
+    """``values.mean(axis)`` of a float32 array, bit for bit, without its overhead.
+
+    The same float32 sum, divided in float32 (numpy divides in float64 and
+    rounds back, which gives the same correctly rounded quotient); several times
+    cheaper on the small slices here.
+    """
+    count = values.size if axis is None else values.shape[axis]
+    return np.add.reduce(values, axis=axis) / np.float32(count)
 
 
 @functools.lru_cache(maxsize=32)
@@ -853,7 +864,7 @@ def _spine_column(small: np.ndarray, r0: int, r1: int, medial: int, side: int) -
         c0, c1 = max(medial - n // 4, int(0.3 * n)), min(medial - 2, int(0.7 * n))
     if c1 - c0 < 3:
         return None
-    profile = small[r0:r1, c0:c1].mean(axis=0)
+    profile = _mean32(small[r0:r1, c0:c1], axis=0)
     profile = np.convolve(profile, np.ones(5, np.float32) / 5, mode="same")
     return c0 + int(np.argmax(profile))
 
@@ -908,13 +919,14 @@ def _refine(lung: np.ndarray, small: np.ndarray, closing: float) -> np.ndarray:
     vals = small[lung]
     k95 = int(0.95 * (vals.size - 1))
     bright = float(np.partition(vals, k95)[k95]) + 0.15
-    grown = ((hull > 0) & (small < bright)) | lung
+    # 0/1 uint8 images are viewed as bool rather than compared (one pass less).
+    grown = (hull.view(bool) & (small < bright)) | lung
     if k >= 2:
         kernel = _ellipse(k | 1)
         g = grown.view(np.uint8)
         for op in (cv2.MORPH_OPEN, cv2.MORPH_CLOSE):
             g = cv2.morphologyEx(g, op, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
-        grown = (g > 0) | lung
+        grown = g.view(bool) | lung
     count, labels = cv2.connectedComponents(grown.view(np.uint8), connectivity=4)
     if count > 2:
         grown = labels == 1 + int(np.argmax(np.bincount(labels.ravel())[1:]))
