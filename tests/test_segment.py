@@ -499,10 +499,32 @@ def test_combined_lungs_stay_two_components(gap):
     left[10:50, 5:30] = True
     right[15:55, 30 + gap:60] = True
     right[40:45, 25:30 + gap] = True  # a spur reaching into the left lung
-    mask = _combine({0: left, 1: right}, (64, 64))
+    mask, apart = _combine({0: left, 1: right}, (64, 64))
     near = [cv2.dilate(m.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0 for m in (left, right)]
     np.testing.assert_array_equal(mask, (left | right) & ~(near[0] & near[1]))
     assert cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)[0] - 1 == 2
+    assert not apart  # the spur brings the boxes together
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_score_of_separate_lungs_equals_the_mask_score(seed):
+    """The labelling-free score of lungs that are apart is that of their union."""
+    from xrayfeat.segment import (
+        _combine,
+        _lungs_at_working_size,
+        _score_of_separate_lungs,
+        _STRATEGIES,
+        _symmetrised,
+        _working_copy,
+        lung_mask_score,
+    )
+
+    small = _working_copy(synthetic_cxr(256, seed=seed)[0], 128)
+    lungs = _lungs_at_working_size(small, 0.06, 16, _STRATEGIES)
+    for candidate in (lungs, _symmetrised(lungs, small), {0: lungs[0]}, {0: lungs[0] & False}):
+        mask, apart = _combine(candidate, small.shape)
+        assert apart
+        assert _score_of_separate_lungs(candidate, small.shape) == lung_mask_score(mask)
 
 
 def test_mean32_equals_numpy_mean_bit_for_bit():

@@ -245,8 +245,9 @@ def _segment_field(img: np.ndarray, work_size: int, invert: str | bool, closing:
     for lungs in attempts():
         if lungs is None:
             continue
-        mask = _combine(lungs, small.shape)
-        score = _plausibility(mask)[0]
+        mask, apart = _combine(lungs, small.shape)
+        score = (_score_of_separate_lungs(lungs, small.shape) if apart
+                 else _plausibility(mask)[0])
         if score > best_score:
             best, best_score = mask, score
         if best_score >= _RETRY_BELOW:
@@ -275,12 +276,17 @@ def _lungs_at_working_size(small: np.ndarray, closing: float, n_thresholds: int,
     return _recover_missing_lung(lungs, small)
 
 
-def _combine(lungs: dict[int, np.ndarray], shape: tuple[int, int]) -> np.ndarray:
-    """One mask of both lungs, kept apart by a one-pixel gap."""
+def _combine(lungs: dict[int, np.ndarray], shape: tuple[int, int]) -> tuple[np.ndarray, bool]:
+    """One mask of both lungs, kept apart by a one-pixel gap.
+
+    Also returns whether the lungs were clear of each other anyway (bounding boxes
+    at least three pixels apart, so the mask is just their union).
+    """
     masks = list(lungs.values())
     mask = np.zeros(shape, bool)
     for m in masks:
         mask |= m
+    apart = True
     if len(masks) == 2:
         # Two lungs refined apart can touch over the trachea or behind the heart;
         # the gap keeps them two components, as check_lung_mask expects. Only
@@ -291,11 +297,34 @@ def _combine(lungs: dict[int, np.ndarray], shape: tuple[int, int]) -> np.ndarray
         r0, r1 = max(ya, yb) - 2, min(ya + ha, yb + hb) + 2
         c0, c1 = max(xa, xb) - 2, min(xa + wa, xb + wb) + 2
         if r0 < r1 and c0 < c1:
+            apart = False
             r0, c0 = max(r0, 0), max(c0, 0)
             near = [cv2.dilate(np.ascontiguousarray(v[r0:r1, c0:c1]).view(np.uint8), _SQUARE3) > 0
                     for v in masks]
             mask[r0:r1, c0:c1] &= ~(near[0] & near[1])
-    return mask
+    return mask, apart
+
+
+def _score_of_separate_lungs(lungs: dict[int, np.ndarray], shape: tuple[int, int]) -> float:
+    """:func:`lung_mask_score` of the union of lungs that are clear of each other.
+
+    Every lung the segmentation builds is one 8-connected component (the largest
+    component of its candidate, holes filled), so when the lungs are apart
+    (:func:`_combine`) the union's components are the lungs themselves and the
+    score follows from their areas and boxes, without labelling the mask.
+    """
+    cv2 = _cv2()
+    comps = []
+    for lung in lungs.values():
+        u8 = lung.view(np.uint8)
+        area = cv2.countNonZero(u8)
+        if area:
+            comps.append((*cv2.boundingRect(u8), area))
+    if not comps:
+        return -1.0
+    c0, r0 = min(c[0] for c in comps), min(c[1] for c in comps)
+    box = (c0, r0, max(c[0] + c[2] for c in comps) - c0, max(c[1] + c[3] for c in comps) - r0)
+    return _score(shape, comps, box)[0]
 
 
 def _exposed_field(small: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -1042,11 +1071,8 @@ def _plausibility(mask: Any) -> tuple[float, str]:
     # ~128-255 px a side gives the same answer to within 1 %, at any input size.
     step = max(1, min(m.shape) // 128)
     m = np.ascontiguousarray(m[::step, ::step], dtype=bool)
-    rows, cols = m.shape
-    total = int(np.count_nonzero(m))
-    if total == 0:
+    if not m.any():
         return -1.0, "empty mask"
-    b = MASK_BOUNDS
     cv2 = _cv2()
     u8 = m.view(np.uint8)
     c0, r0, w, h = cv2.boundingRect(u8)
@@ -1055,16 +1081,30 @@ def _plausibility(mask: Any) -> tuple[float, str]:
     _, _, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
         u8[r0:r0 + h, c0:c0 + w], 8, cv2.CV_32S, cv2.CCL_GRANA)
     # Plain lists: masks have a handful of components, and numpy's per-call
-    # overhead would dominate. Rows are (left, top, width, height, area), largest
-    # first (ties in label order).
-    comps = sorted(stats[1:].tolist(), key=lambda c: c[4], reverse=True)
+    # overhead would dominate.
+    return _score(m.shape, [tuple(c) for c in stats[1:].tolist()], (c0, r0, w, h))
+
+
+def _score(shape: tuple[int, int], comps: list[tuple[int, int, int, int, int]],
+           box: tuple[int, int, int, int]) -> tuple[float, str]:
+    """:func:`_plausibility` from a non-empty mask's 8-connected components.
+
+    ``comps`` holds ``(left, top, width, height, area)`` per component in label
+    order, ``box`` the mask's bounding box ``(left, top, width, height)``.
+    """
+    b = MASK_BOUNDS
+    rows, cols = shape
+    size = rows * cols
+    c0, r0, w, h = box
+    comps = sorted(comps, key=lambda c: c[4], reverse=True)  # largest first, ties in label order
     areas = [c[4] for c in comps]
-    second = areas[1] / m.size if len(areas) > 1 else 0.0
+    total = sum(areas)
+    second = areas[1] / size if len(areas) > 1 else 0.0
     overlap = 0.0
     if len(areas) > 1:
         (_, y1, _, h1, _), (_, y2, _, h2, _) = comps[:2]
         overlap = max(0, min(y1 + h1, y2 + h2) - max(y1, y2)) / max(h1, h2)
-    frac = total / m.size
+    frac = total / size
     height, width = h / rows, w / cols
     crow, ccol = (r0 + h / 2) / rows, (c0 + w / 2) / cols
     top = r0 / rows
@@ -1076,7 +1116,7 @@ def _plausibility(mask: Any) -> tuple[float, str]:
 
     # (margin, reason if it fails), in the documented order; the reasons are
     # formatted only for the bound that failed (this runs on every candidate mask).
-    ratio = second * m.size / areas[0]
+    ratio = second * size / areas[0]
     checks = [
         (within(frac, b["area"]), lambda: f"mask area {frac:.3f} of the image outside {b['area']}"),
         ((second - b["lung_area"]) / b["lung_area"],
