@@ -938,10 +938,14 @@ def _refine(lung: np.ndarray, small: np.ndarray, closing: float) -> np.ndarray:
     cv2 = _cv2()
     n = lung.shape[0]
     k = int(round(closing * n))
-    # Everything below stays inside the core's bounding box grown by the closing
-    # kernel, so it runs on that window only (same result, a quarter of the pixels).
+    # The result stays inside the core's bounding box: the hull does, and an
+    # opening or closing by a symmetric kernel reaching r pixels along the axes
+    # never grows a set beyond its box. Only the closing's dilation reaches r
+    # beyond it. So everything runs on the box grown by r + 1 (the extra pixel
+    # keeps a background ring for the hole filling): the same result as on the
+    # whole image, on a fifth of the pixels.
     x, y, w, h = cv2.boundingRect(lung.view(np.uint8))
-    pad = k + 2
+    pad = (k | 1) // 2 + 1
     r0, r1, c0, c1 = max(0, y - pad), min(n, y + h + pad), max(0, x - pad), min(n, x + w + pad)
     lung, small = lung[r0:r1, c0:c1], small[r0:r1, c0:c1]
     contours, _ = cv2.findContours(lung.view(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
