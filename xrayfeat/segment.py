@@ -587,11 +587,11 @@ def _scan_thresholds(small: np.ndarray, n_thresholds: int,
         if len(chosen) == 2 and min(v[0] for v in chosen.values()) >= _SMALL_LUNG * m * m:
             break
     out = {}
-    # Both sides usually come from the same scan: one painted image and one grey
-    # dilation serve both.
-    refined: dict[tuple[int, float], tuple[np.ndarray, np.ndarray]] = {}
+    # Both sides usually come from the same scan (one painted image per strategy):
+    # one image and one grey dilation serve both.
+    refined: dict[tuple[bool, float], tuple[np.ndarray, np.ndarray]] = {}
     for side, (_, t, core_c, painted, radius) in chosen.items():
-        key = (id(painted), radius)
+        key = (painted is not None, radius)
         if key not in refined:
             img = small
             if painted is not None:
