@@ -52,14 +52,14 @@ On the training split (``python benchmarks/bench_segment.py``) 0.5 % of pneumoni
 and 0 % of normal films fall back to the central crop (9.6 % and 0.4 % with the
 previous version, whose bounds also passed masks that had lost the upper or lower
 lungs). Cost of ``segment_lungs`` + ``crop_to_lungs`` on one core, 256 px, 300
-training images, one pass per image: 0.78-0.80 of the previous implementation's
-time (per-pass median CPU time, interleaved, ``python
-benchmarks/compare_segment.py``), with the same mask on every one of the 5,216
-training images; the previous median was 2.25-2.4 ms on this shared 2-core
-machine when quiet, so about 1.8-1.9 ms. Most of what is left is labelling in
-the threshold scan and the refinement's morphology; the retries make the
-slowest tenth about twice as dear as the median. At 2,048 px the median is
-about 11-12 ms, mostly the resampling.
+training images, one pass per image: about 0.77 of the previous
+implementation's time (0.76-0.79 over five interleaved passes, per-pass median
+CPU time, ``python benchmarks/compare_segment.py``), with the same mask on every
+one of the 5,216 training images; the previous median was 2.25-2.4 ms on this
+shared 2-core machine when quiet, so about 1.75-1.85 ms. Most of what is left
+is labelling in the threshold scan and the refinement's morphology; the retries
+make the slowest tenth about twice as dear as the median. At 2,048 px the
+median is about 11-12 ms, mostly the resampling.
 
 :func:`check_lung_mask` applies documented plausibility bounds to any mask, and
 :func:`crop_to_lungs` crops to the mask's bounding box, or falls back to a fixed
