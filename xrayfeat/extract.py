@@ -829,6 +829,16 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "feature_names_out_")
         check_params({"on_error": on_error}, {"on_error": [Options("raise", "skip")]},
                      owner="transform_with_info")
+        spec = self._fitted_spec()
+        return _extract(
+            _as_sources(X), spec, self.n_features_out_, self.config_hash_,
+            memory=self.memory, n_jobs=self.n_jobs, progress=self.progress,
+            batch_size=self.batch_size, on_error=on_error,
+        )
+
+    def _fitted_spec(self) -> _Spec:
+        """The specification fitted, rebuilt after unpickling (and checked against the key)."""
+        check_is_fitted(self, "feature_names_out_")
         spec = getattr(self, "_spec", None)
         if spec is None:  # unpickled: rebuild, and never let new parameters use the fitted key
             spec = self._build_spec()
@@ -838,11 +848,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
                     "call fit again before transform."
                 )
             self._spec = spec
-        return _extract(
-            _as_sources(X), spec, self.n_features_out_, self.config_hash_,
-            memory=self.memory, n_jobs=self.n_jobs, progress=self.progress,
-            batch_size=self.batch_size, on_error=on_error,
-        )
+        return spec
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
