@@ -11,7 +11,7 @@ from scipy.special import expit, logit
 
 import xrayfeat
 from xrayfeat import ConfigError, NotFittedError, XrayClassifier, XrayfeatError
-from xrayfeat.explain import _members, explain, explanation_method
+from xrayfeat.explanations import _members, explain, explanation_method
 from xrayfeat.features import GLCM, HOG, LBP, Intensity, Zones
 
 from _synthetic import synthetic_cxr
@@ -272,5 +272,12 @@ def test_bad_input(logreg, blob_data):
 
 
 def test_explain_does_not_import_matplotlib():
-    code = "import sys, xrayfeat.explain; sys.exit('matplotlib' in sys.modules)"
+    code = "import sys, xrayfeat.explanations; sys.exit('matplotlib' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_public_names_resolve_to_the_function_and_class():
+    import xrayfeat.explanations  # importing the module must not shadow the function
+
+    assert callable(xrayfeat.explain) and xrayfeat.explain is xrayfeat.explanations.explain
+    assert xrayfeat.Explanation is xrayfeat.explanations.Explanation

@@ -442,7 +442,7 @@ def explain(model: Any, images: Any, *, method: str = "auto",
     Notes
     -----
     The methods, and the exact definition of the explained score, are in the
-    module docstring (:mod:`xrayfeat.explain`). Labels and probabilities are
+    module docstring (:mod:`xrayfeat.explanations`). Labels and probabilities are
     those of :func:`xrayfeat.predict` and :func:`xrayfeat.predict_proba`.
 
     Examples
