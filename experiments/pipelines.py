@@ -92,7 +92,7 @@ def explain_test(model: Any, test: Dataset, proba: np.ndarray, pred: np.ndarray,
 
     Every test image is explained with :func:`xrayfeat.explain` (exact linear or
     XGBoost contributions); an occlusion model explains ``explain.occlusion_images``
-    of them (a seeded sample: each costs ~100 predictions). The contact sheet shows
+    of them (a seeded sample: each costs ~70 predictions). The contact sheet shows
     the ``explain.sheet_images`` most confident correct and wrong predictions.
 
     Parameters

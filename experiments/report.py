@@ -227,14 +227,15 @@ def _explain_md(results: list[dict[str, Any]], shortcuts: dict[str, Any] | None)
     out = ["## Where does the model look? (explanations of the test predictions)", "",
            "`xrayfeat.explain` maps each prediction back onto the film: exact per-feature contributions of the "
            "linear models (weight x standardised feature, summing to the mean calibrated log-odds) and of XGBoost "
-           "(`pred_contribs`), or occlusion of 2 x 2-cell windows of the lung crop for the RBF SVM, each put on the "
-           "pixels its feature describes. *In lungs* is the mean share of the positive attribution (towards the "
+           "(`pred_contribs`), or for the RBF SVM occlusion (each HOG cell, LBP region or feature family reset in "
+           "turn to the training mean), each put on the pixels its feature describes. *In lungs* is the mean share of the positive attribution (towards the "
            "predicted class) that falls inside the segmented lung mask: a quantitative shortcut score beside the "
            "chest-swap *swap BalAcc* of the training split (when the diagnostic ran). Whole-film pipelines spread "
            "attribution over the whole image, so a low share there is the shortcut made visible; lung-crop "
            "pipelines only see the crop, lungs and mediastinum, so their share is bounded by the lungs' part of "
-           "the crop; LBP and intensity features are computed on the lung mask, so their attribution lies in the "
-           "lungs by construction (HOG and occlusion are the informative parts). *Undefined*: no plausible lung "
+           "the crop; LBP and intensity features are computed on the lung mask, so their attribution (exact or "
+           "occluded) lies in the lungs by construction, and HOG, which sees the whole crop, is what moves the "
+           "share. *Undefined*: no plausible lung "
            "mask, or no attribution towards the label at all (left out of the mean).", ""]
     out += _table(["pipeline", "method", "in lungs", "by predicted label", "images", "no mask/undefined",
                    "swap BalAcc", "ms/img"], rows)
