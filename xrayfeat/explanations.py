@@ -63,6 +63,8 @@ __all__ = ["Explanation", "explain", "explanation_method", "EXPLAIN_METHODS"]
 
 #: Names of the explanation methods, see the module docstring.
 EXPLAIN_METHODS = ("linear", "tree-contribs", "occlusion")
+# Images per batch: bounds the intermediates (prepared images, contributions) of long lists.
+_BATCH = 64
 
 
 @dataclasses.dataclass(repr=False)
@@ -87,8 +89,9 @@ class Explanation:
         How the heatmap was made (see the module docstring).
     score : float
         The explained score, oriented towards ``label``: the mean calibrated
-        log-odds (linear), mean booster margin (tree-contribs) or the calibrated
-        log-odds of ``label`` (occlusion).
+        log-odds (linear) or mean booster margin (tree-contribs), both under the
+        training class mix, or the calibrated log-odds of ``probability``
+        (occlusion).
     baseline : float
         The part of ``score`` no feature explains (intercepts, bias); for
         occlusion NaN.
@@ -458,7 +461,6 @@ def explain(model: Any, images: Any, *, method: str = "auto") -> Explanation | l
     ('PNEUMONIA', 0.97, 0.81)
     """
     from .api import resolve_images
-    from .extract import family_vector, prepare_image, read_source
 
     model = _check_model(model)
     if method != "auto" and method not in EXPLAIN_METHODS:
@@ -479,16 +481,26 @@ def explain(model: Any, images: Any, *, method: str = "auto") -> Explanation | l
     if not sources:
         raise ConfigError("no images to explain.")
     spec = model.features_._fitted_spec()
+    out: list[Explanation] = []
+    for start in range(0, len(sources), _BATCH):
+        out += _explain_batch(model, members, spec, sources[start:start + _BATCH], chosen)
+    return out[0] if single else out
+
+
+def _explain_batch(model: Any, members: list[_Member], spec: Any, sources: list,
+                   method: str) -> list[Explanation]:
+    from .extract import family_vector, prepare_image, read_source
+
     preps = [prepare_image(read_source(s, spec), spec, segment=True) for s in sources]
     F = np.stack([family_vector(p.image, p.mask, spec) for p in preps])
     proba = model.predict_proba_from_features(F)
     labels = model.labels_from_proba(proba)
     k_label = np.searchsorted(model.classes_, labels)
     col, sign = _oriented_index(model, labels)
-    if chosen == "linear":
+    if method == "linear":
         contrib, base = _linear_contributions(members, F, col, sign)
         scores = contrib.sum(axis=1) + base
-    elif chosen == "tree-contribs":
+    elif method == "tree-contribs":
         contrib, base = _tree_contributions(members, F, col, sign)
         scores = contrib.sum(axis=1) + base
     else:
@@ -497,15 +509,14 @@ def explain(model: Any, images: Any, *, method: str = "auto") -> Explanation | l
     out = []
     for i, prep in enumerate(preps):
         amounts, totals = _feature_map(spec, contrib[i], prep.image, prep.mask)
-        c_i = None if chosen == "occlusion" else contrib[i]
-        b_i, score = float(base[i]), float(scores[i])
         heatmap = _to_input(amounts, spec, prep.info).astype(np.float32)
         lungs = _input_lungs(prep)
         out.append(Explanation(
             heatmap=heatmap, label=labels[i], probability=float(proba[i, k_label[i]]),
-            threshold=model.threshold_, classes=model.classes_, method=chosen, score=score,
-            baseline=b_i, contributions=c_i, family_totals=totals, lung_mask=lungs,
-            inside_lungs=_inside(heatmap, lungs), crop_box=_input_box(spec, prep.info),
+            threshold=model.threshold_, classes=model.classes_, method=method,
+            score=float(scores[i]), baseline=float(base[i]),
+            contributions=None if method == "occlusion" else contrib[i], family_totals=totals,
+            lung_mask=lungs, inside_lungs=_inside(heatmap, lungs), crop_box=_input_box(spec, prep.info),
             crop_fallback=bool(prep.info.get("crop_fallback", False)),
         ))
-    return out[0] if single else out
+    return out
