@@ -339,8 +339,9 @@ def read_source(source: Any, spec: _Spec, damage: list[str] | None = None) -> np
 def compute_image_features(image: Any, spec: _Spec) -> tuple[np.ndarray, dict[str, Any]]:
     """Feature vector and side information of one decoded image.
 
-    This is the single place where features are computed (tests count calls
-    to it to check cache hits).
+    The extractor computes every vector here (tests count calls to it to check
+    cache hits); :func:`xrayfeat.explain` uses its two steps, :func:`prepare_image`
+    and :func:`family_vector`, directly.
 
     Parameters
     ----------
