@@ -212,12 +212,12 @@ def _members(model: Any) -> list[_Member]:
         est = inner
     pairs = ([(c.estimator, c.calibrators) for c in est.calibrated_classifiers_]
              if hasattr(est, "calibrated_classifiers_") else [(est, [])])
+    n = 1 if len(model.classes_) == 2 else len(model.classes_)  # score columns
     out = []
     for pipe, calibrators in pairs:
         final = pipe[-1]
         booster = final._model().get_booster() if hasattr(final, "booster_json_") else None
         sigmoid = bool(calibrators) and all(isinstance(c, _SigmoidCalibration) for c in calibrators)
-        n = max(len(calibrators), 1)
         slope = np.array([-c.a_ for c in calibrators]) if sigmoid else np.ones(n)
         offset = np.array([-c.b_ for c in calibrators]) if sigmoid else np.zeros(n)
         mean = getattr(pipe[0], "mean_", None) if len(pipe) > 1 else None
