@@ -11,7 +11,7 @@ from scipy.special import expit, logit
 
 import xrayfeat
 from xrayfeat import ConfigError, NotFittedError, XrayClassifier, XrayfeatError
-from xrayfeat.explanations import _members, explain, explanation_method
+from xrayfeat.explanations import _unwrap, explain, explanation_method
 from xrayfeat.features import GLCM, HOG, LBP, Intensity, Zones
 
 from _synthetic import synthetic_cxr
@@ -154,13 +154,13 @@ def test_linear_contributions_sum_to_the_mean_calibrated_log_odds(models, held_o
     films = [film for film, _ in held_out] + blob_data[0][:2]  # both labels
     explanations = explain(model, films)
     F = model.features_.transform(films)
-    members = _members(model)
+    members = _unwrap(model).members
     assert len(members) == 2  # cv=2 calibration ensemble
     log_odds = np.mean([m.slope[0] * m.pipeline.decision_function(F) + m.offset[0] for m in members], axis=0)
     # the members' calibration maps are the model's: their mean probability is predict_proba's
     member_p = np.mean([expit(m.slope[0] * m.pipeline.decision_function(F) + m.offset[0]) for m in members],
                        axis=0)
-    np.testing.assert_allclose(member_p, model.predict_proba_from_features(F)[:, 1], rtol=1e-9)
+    np.testing.assert_allclose(member_p, model.predict_proba(films)[:, 1], rtol=1e-9)
     labels = {e.label for e in explanations}
     assert labels == {"A", "B"}
     for e, s in zip(explanations, log_odds):
@@ -184,7 +184,7 @@ def test_multiclass_explains_the_predicted_class(held_out):
     cases = right + held_out[:2]
     explanations = explain(model, [film for film, _ in cases])
     F = model.features_.transform([film for film, _ in cases])
-    members = _members(model)
+    members = _unwrap(model).members
     for i, (e, (_, spot)) in enumerate(zip(explanations, cases)):
         k = list(model.classes_).index(e.label)
         # one-vs-rest sigmoid calibration: the predicted class's mean calibrated log-odds
@@ -196,11 +196,15 @@ def test_multiclass_explains_the_predicted_class(held_out):
 
 
 def test_uncalibrated_logreg_explains_its_own_log_odds(blob_data, held_out):
-    # Without calibration the explained score is logistic regression's decision value,
-    # which is the logit of its probability: a check independent of the model's wrapping.
+    # Without calibration the explained score is the members' mean decision value, and a
+    # logistic regression's decision value is the logit of its own probability.
     model = _fit(blob_data, "logreg", calibration=None)
-    for e in explain(model, [film for film, _ in held_out] + blob_data[0][:2]):
-        assert e.score == pytest.approx(logit(e.probability), rel=1e-5)
+    films = [film for film, _ in held_out] + blob_data[0][:2]
+    F = model.features_.transform(films)
+    log_odds = np.mean([logit(m.pipeline.predict_proba(F)[:, 1]) for m in _unwrap(model).members], axis=0)
+    for e, s in zip(explain(model, films), log_odds):
+        sign = 1 if e.label == "B" else -1
+        assert e.score == pytest.approx(sign * s, rel=1e-5)
         assert e.contributions.sum() + e.baseline == pytest.approx(e.score, abs=1e-9)
 
 
@@ -237,7 +241,7 @@ def test_tree_contributions_sum_to_the_mean_margin(models, held_out):
     from xgboost import DMatrix
 
     F = model.features_.transform(films)
-    margin = np.mean([m.booster.predict(DMatrix(F), output_margin=True) for m in _members(model)], axis=0)
+    margin = np.mean([m.booster.predict(DMatrix(F), output_margin=True) for m in _unwrap(model).members], axis=0)
     for e, s, (_, spot) in zip(explanations, margin, held_out):
         sign = 1 if e.label == "B" else -1
         assert e.method == "tree-contribs"

@@ -60,6 +60,7 @@ _LAZY = {
     "predict_table": "api",
     "PredictionTable": "api",
     "XrayClassifier": "classifier",
+    "CalibratedThresholdClassifier": "calibrated",
     "NotFittedError": "_fitted",
     "save": "persist",
     "load": "persist",

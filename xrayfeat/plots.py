@@ -282,7 +282,7 @@ def explanation_title(explanation: Any) -> str:
     """``"PNEUMONIA p=0.97 (threshold 0.62)\nlinear, 81% of positive attribution in lungs"``."""
     head = f"{explanation.label} p={explanation.probability:.2f}"
     if explanation.threshold is not None:
-        head += f" (threshold {explanation.threshold:.2f} on {explanation.classes[1]})"
+        head += f" (threshold {explanation.threshold:.2f} on {explanation.pos_label})"
     inside = explanation.inside_lungs
     where = "no lung mask" if np.isnan(inside) else f"{inside:.0%} of positive attribution in lungs"
     return f"{head}\n{explanation.method}, {where}"
