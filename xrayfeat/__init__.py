@@ -44,6 +44,7 @@ _LAZY = {
     "LungCrop": "segment",
     "plot_lung_crops": "plots",
     "plot_worst_masks": "plots",
+    "displays": None,
     # features
     "FeatureExtractor": "extract",
     "extract_features": "extract",
