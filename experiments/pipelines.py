@@ -158,7 +158,8 @@ def explain_test(model: Any, test: Dataset, proba: np.ndarray, pred: np.ndarray,
         from xrayfeat.plots import explanation_title, plot_explanation_sheet
 
         titles = [f"{'right' if correct[i] else 'WRONG'} (true {test.labels[i]}): "
-                  + explanation_title(explained[i]) for i in for_sheet]
+                  f"{Path(str(test.paths[i])).name[:28]}\n" + explanation_title(explained[i])
+                  for i in for_sheet]
         try:
             plot_explanation_sheet([explained[i] for i in for_sheet], list(test.paths[for_sheet]), sheet,
                                    ncols=max(k, 1), titles=titles, dpi=dpi)

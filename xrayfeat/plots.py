@@ -352,14 +352,16 @@ def plot_explanation_sheet(explanations: Sequence[Any], images: Sequence[Any], p
         raise ConfigError(f"got {len(titles)} titles for {len(explanations)} explanations.")
     ncols = max(1, min(int(ncols), len(explanations)))
     nrows = math.ceil(len(explanations) / ncols)
-    fig = _figure_class()(figsize=(3.2 * ncols, 3.6 * nrows))
+    texts = list(titles) if titles is not None else [explanation_title(e) for e in explanations]
+    head = 0.16 * max(t.count("\n") + 1 for t in texts) + 0.1  # inches of title above each panel
+    fig = _figure_class()(figsize=(3.6 * ncols, (3.4 + head) * nrows))
     # Fixed margins rather than tight_layout, which draws the whole figure once more
     # (half of the cost of a sheet).
-    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1 - 0.55 / (3.6 * nrows),
-                        wspace=0.04, hspace=0.55 / 3.6)
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1 - head / ((3.4 + head) * nrows),
+                        wspace=0.04, hspace=head / 3.4)
     for k, (e, img) in enumerate(zip(explanations, images)):
         ax = fig.add_subplot(nrows, ncols, k + 1)
         plot_explanation(e, img, ax=ax, title=False)
-        ax.set_title(titles[k] if titles is not None else explanation_title(e), fontsize=7)
+        ax.set_title(texts[k], fontsize=7)
     fig.savefig(os.fspath(path), dpi=dpi)
     return os.fspath(path)
