@@ -76,6 +76,11 @@ _LAZY = {
     "shortcut_report": "shortcuts",
     "swap_lungs": "shortcuts",
     "ShortcutReport": "shortcuts",
+    # explanations
+    "explain": "explanations",
+    "Explanation": "explanations",
+    "plot_explanation": "plots",
+    "save_explanation": "plots",
     # deployment prevalence
     "estimate_prevalence": "prevalence",
     "adjust_proba": "prevalence",
