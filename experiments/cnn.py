@@ -32,7 +32,7 @@ class-stratified folds of the training split (:func:`xrayfeat.patient_folds`);
 the other patients are trained on. Training stops after ``patience`` epochs
 without a lower validation loss and keeps the best epoch's weights. The
 binary decision threshold is chosen on the validation images' probabilities
-by the pipelines' own rule (:func:`xrayfeat.classifier._tune_threshold` with
+by the pipelines' own rule (:func:`xrayfeat.calibrated.tune_threshold` with
 the run's threshold objective); 3-class predictions take the most probable
 class. The model is not refitted on the validation patients: their images
 chose the epoch and the threshold. (The pipelines choose their threshold on
@@ -196,11 +196,12 @@ def _threshold(proba_pos: np.ndarray, y: np.ndarray, classes: list[str], objecti
     """The pipelines' threshold rule on the validation probabilities."""
     if not isinstance(objective, str):
         return float(objective)
-    from xrayfeat.classifier import _tune_threshold
+    from xrayfeat.calibrated import tune_threshold
     from xrayfeat.thresholds import parse_objective
 
     oof = np.column_stack([1.0 - proba_pos, proba_pos])
-    return float(_tune_threshold(oof, y, np.asarray(classes), parse_objective(objective)).best_threshold_)
+    return float(tune_threshold(oof, y, np.asarray(classes), parse_objective(objective),
+                                pos_label=classes[1]).best_threshold_)
 
 
 def train_cnn(train: Dataset, test: Dataset | None, params: dict[str, Any], *, seed: int,

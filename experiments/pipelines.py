@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,7 @@ from xrayfeat.dataset import Dataset
 from .config import PipelineSpec
 from .evaluation import cv_summary, evaluate
 
-__all__ = ["run_pipeline", "learning_curve", "peak_memory", "MEMORY_NOTE"]
+__all__ = ["run_pipeline", "explain_test", "learning_curve", "peak_memory", "MEMORY_NOTE"]
 
 MEMORY_NOTE = (
     "peak resident set size (getrusage ru_maxrss) of the runner process since it "
@@ -67,6 +68,7 @@ def _classifier(spec: PipelineSpec, cfg: dict[str, Any], cache: Any, n_jobs: int
         random_state=cfg["seed"],
         memory=cache,
         n_jobs=n_jobs,
+        verbose=1,
     )
 
 
@@ -85,8 +87,91 @@ def _time_extraction(spec: PipelineSpec, paths: np.ndarray, n: int) -> dict[str,
     return {"extract_ms_per_image": 1000.0 * dt / len(chosen), "extract_timed_images": len(chosen)}
 
 
+def explain_test(model: Any, test: Dataset, proba: np.ndarray, pred: np.ndarray, *,
+                 cfg: dict[str, Any], sheet: Any = None, dpi: int = 100) -> dict[str, Any]:
+    """Where the fitted model looks on the test split: ``inside_lungs`` and a contact sheet.
+
+    Every test image is explained with :func:`xrayfeat.explain` (exact linear or
+    XGBoost contributions); an occlusion model explains ``explain.occlusion_images``
+    of them (a seeded sample: each costs ~70 predictions). The contact sheet shows
+    the ``explain.sheet_images`` most confident correct and wrong predictions.
+
+    Parameters
+    ----------
+    model : XrayClassifier
+        Fitted.
+    test : Dataset
+    proba : ndarray of shape (n_test, n_classes)
+        The model's test probabilities (to pick the sheet's images).
+    pred : ndarray of shape (n_test,)
+        Its labels.
+    cfg : dict
+        Resolved configuration (``explain.*``, ``seed``).
+    sheet : path or None, default=None
+        Where to write the contact sheet (PNG); None draws none.
+    dpi : int, default=100
+
+    Returns
+    -------
+    dict
+        ``method``, ``n`` (images explained for the mean), ``inside_lungs`` (mean
+        share of positive attribution inside the lung mask, over the images where
+        it is defined), ``n_no_mask`` (no plausible lung mask), ``n_undefined``
+        (no mask or no positive attribution), ``inside_lungs_by_label`` (by
+        predicted label), ``ms_per_image``, ``sheet`` (file name, or None) and
+        ``sheet_images``.
+    """
+    import xrayfeat
+    from xrayfeat.explanations import explanation_method
+
+    ex = cfg["explain"]
+    n = len(test)
+    method = explanation_method(model)
+    if method == "occlusion" and ex["occlusion_images"] < n:
+        rng = np.random.default_rng(cfg["seed"])
+        for_mean = np.sort(rng.choice(n, ex["occlusion_images"], replace=False))
+    else:
+        for_mean = np.arange(n)
+    confidence = proba[np.arange(n), np.searchsorted(model.classes_, pred)]
+    correct = pred == test.labels
+    k = ex["sheet_images"] if sheet is not None else 0
+    order = np.argsort(-confidence, kind="stable")
+    for_sheet = [int(i) for i in order if correct[i]][:k] + [int(i) for i in order if not correct[i]][:k]
+    chosen = sorted(set(for_mean.tolist()) | set(for_sheet))
+    t0 = time.perf_counter()
+    explained = dict(zip(chosen, xrayfeat.explain(model, list(test.paths[chosen])) if chosen else []))
+    elapsed = time.perf_counter() - t0
+    inside = np.array([explained[i].inside_lungs for i in for_mean.tolist()], dtype=float)
+    ok = ~np.isnan(inside)  # no plausible lung mask, or no attribution towards the label at all
+    labels = pred[for_mean]
+    out: dict[str, Any] = {
+        "method": method, "n": int(len(for_mean)),
+        "n_no_mask": sum(explained[i].lung_mask is None for i in for_mean.tolist()),
+        "n_undefined": int((~ok).sum()),
+        "inside_lungs": float(inside[ok].mean()) if ok.any() else None,
+        "inside_lungs_by_label": {str(c): float(inside[ok & (labels == c)].mean())
+                                  for c in model.classes_ if (ok & (labels == c)).any()},
+        "ms_per_image": 1000.0 * elapsed / max(len(chosen), 1),
+        "sheet": None, "sheet_images": len(for_sheet),
+    }
+    if for_sheet:
+        from xrayfeat.plots import explanation_title, plot_explanation_sheet
+
+        titles = [f"{'right' if correct[i] else 'WRONG'} (true {test.labels[i]}): "
+                  f"{Path(str(test.paths[i])).name[:28]}\n" + explanation_title(explained[i])
+                  for i in for_sheet]
+        try:
+            plot_explanation_sheet([explained[i] for i in for_sheet], list(test.paths[for_sheet]), sheet,
+                                   ncols=max(k, 1), titles=titles, dpi=dpi)
+            out["sheet"] = Path(sheet).name
+        except ImportError:  # matplotlib is optional; the numbers stand without the figure
+            pass
+    return out
+
+
 def run_pipeline(spec: PipelineSpec, train: Dataset, test: Dataset | None, *,
-                 cfg: dict[str, Any], cache: Any, n_jobs: int | None) -> tuple[dict, dict | None]:
+                 cfg: dict[str, Any], cache: Any, n_jobs: int | None,
+                 sheet: Any = None, keep: dict[str, Any] | None = None) -> tuple[dict, dict | None]:
     """Cross-validate, fit and evaluate one pipeline.
 
     Parameters
@@ -102,6 +187,12 @@ def run_pipeline(spec: PipelineSpec, train: Dataset, test: Dataset | None, *,
         Shared feature cache.
     n_jobs : int or None
         Parallel jobs for extraction and cross-validation.
+    sheet : path or None, default=None
+        Where to write the contact sheet of explained test predictions
+        (:func:`explain_test`); None draws none.
+    keep : dict or None, default=None
+        If given, the fitted model is stored in it under ``spec.name`` (the shortcut
+        diagnostic then reuses its fold members instead of refitting them).
 
     Returns
     -------
@@ -120,7 +211,7 @@ def run_pipeline(spec: PipelineSpec, train: Dataset, test: Dataset | None, *,
 
     fx = FeatureExtractor(**spec.extractor_params(), memory=cache, n_jobs=n_jobs).fit()
     t0 = time.perf_counter()
-    _, info_train = fx.transform_with_info(list(train.paths))
+    F_train, info_train = fx.transform_with_info(list(train.paths))
     F_test, info_test = (fx.transform_with_info(list(test.paths)) if test is not None else (None, None))
     timing["extract_run_s"] = time.perf_counter() - t0
     timing["extract_computed"] = info_train.n_computed + (info_test.n_computed if info_test else 0)
@@ -130,13 +221,17 @@ def run_pipeline(spec: PipelineSpec, train: Dataset, test: Dataset | None, *,
 
     model = _classifier(spec, cfg, cache, n_jobs, cfg["cv"]["folds"])
     t0 = time.perf_counter()
-    model.fit(list(train.paths), train.labels, groups=train.groups)
+    # The training features were extracted above (and timed); fit on them instead of
+    # extracting again, which without a cache meant reading every image twice.
+    model.fit_features(F_train, train.labels, groups=train.groups)
     timing["fit_s"] = time.perf_counter() - t0
+    if keep is not None:
+        keep[spec.name] = model
     classes = [str(c) for c in model.classes_]
     threshold = model.threshold_
     res = model.cv_results_
-    cv = cv_summary(train.labels, res["oof_proba"], res["fold"], classes, threshold,
-                    ece_bins=ev["ece_bins"])
+    # The function that made the model's cv_results_, again with the run's ECE bins.
+    cv = cv_summary(train.labels, res["oof_proba"], res["fold"], classes, threshold, ece_bins=ev["ece_bins"])
     cv["pooled"] = {k: v for k, v in res["oof"].items() if not isinstance(v, dict)}
     if "tuning_curve" in res:
         cv["tuning_curve"] = res["tuning_curve"]
@@ -163,12 +258,12 @@ def run_pipeline(spec: PipelineSpec, train: Dataset, test: Dataset | None, *,
     if test is not None:
         t0 = time.perf_counter()
         # The test features were extracted above; classify them rather than re-reading images.
-        proba = model.predict_proba_from_features(F_test)
+        proba = model.model_.predict_proba(F_test)
         timing["predict_total_s"] = time.perf_counter() - t0
         # The one pass that makes the test predictions is also the timing: repeating it
         # for a best-of-3 cost an RBF SVM pipeline ~30 s per pass on 1,400 images.
         timing["predict_ms_per_image"] = 1000.0 * timing["predict_total_s"] / len(F_test)
-        pred = model.labels_from_proba(proba)
+        pred = model.model_._labels(proba)
         result["test"] = evaluate(test.labels, proba, classes, threshold, test.groups,
                                   n_boot=ev["n_boot"], alpha=ev["alpha"], seed=seed,
                                   ece_bins=ev["ece_bins"])
@@ -178,6 +273,9 @@ def run_pipeline(spec: PipelineSpec, train: Dataset, test: Dataset | None, *,
         for j, c in enumerate(classes):
             predictions[f"proba_{c}"] = [float(v) for v in proba[:, j]]
         predictions["pred"] = [str(v) for v in pred]
+        if cfg["explain"]["enabled"]:
+            result["explain"] = explain_test(model, test, proba, pred, cfg=cfg, sheet=sheet,
+                                             dpi=cfg["figures"]["dpi"])
     result["timing"] = timing
     result["memory"] = peak_memory()
     return result, predictions
@@ -252,7 +350,7 @@ def learning_curve(spec: PipelineSpec, train: Dataset, test: Dataset | None, ful
 
                 if F_test is None:
                     F_test = model.features_.transform(list(test.paths))
-                m = point_metrics(test.labels, model.predict_proba_from_features(F_test),
+                m = point_metrics(test.labels, model.model_.predict_proba(F_test),
                                   [str(c) for c in model.classes_], model.threshold_,
                                   ece_bins=cfg["evaluation"]["ece_bins"])
                 point["test_roc_auc"] = m["roc_auc"]
@@ -267,11 +365,14 @@ def learning_curve(spec: PipelineSpec, train: Dataset, test: Dataset | None, ful
 
 
 def shortcut_diagnostic(specs: list[PipelineSpec], train: Dataset, *, cfg: dict[str, Any], cache: Any,
-                        n_jobs: int | None, log: Any = print) -> dict[str, Any]:
+                        n_jobs: int | None, log: Any = print,
+                        fitted: dict[str, Any] | None = None) -> dict[str, Any]:
     """The chest-swap shortcut diagnostic of every pipeline, on the training split only.
 
     All pipelines share the same folds and the same composites
-    (:func:`xrayfeat.shortcut_report` with a dict of estimators).
+    (:func:`xrayfeat.shortcut_report` with a dict of estimators). A pipeline fitted
+    in this run (``fitted``, from :func:`run_pipeline`'s ``keep``) was fitted on the
+    same folds, so its members score the composites and nothing is refitted.
 
     Returns
     -------
@@ -283,7 +384,8 @@ def shortcut_diagnostic(specs: list[PipelineSpec], train: Dataset, *, cfg: dict[
     folds = cfg["cv"]["folds"]
     log(f"shortcut diagnostic: {len(specs)} pipelines, chest-swapped composites of the training split ...")
     t0 = time.perf_counter()
-    estimators = {s.name: _classifier(s, cfg, cache, n_jobs, folds) for s in specs}
+    fitted = fitted or {}
+    estimators = {s.name: fitted.get(s.name) or _classifier(s, cfg, cache, n_jobs, folds) for s in specs}
     reports = shortcut_report(train, estimators, cv=folds, random_state=cfg["seed"], memory=cache, n_jobs=n_jobs)
     out = {"pipelines": {name: rep.as_dict() for name, rep in reports.items()},
            "seed": cfg["seed"], "folds": folds, "wall_s": time.perf_counter() - t0}

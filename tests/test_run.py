@@ -22,6 +22,7 @@ SMALL = [
     "cv.folds=3", "evaluation.n_boot=50", "evaluation.timing_images=2",
     "figures.overlay_images=2", "figures.dpi=40", "learning_curve.fractions=[0.5, 1.0]",
     "shortcuts.enabled=false",  # covered by test_package's run of the documented command
+    "explain.occlusion_images=3", "explain.sheet_images=1",
     'pipelines=[{features = "hog", classifier = "svm", crop_lungs = false}, '
     '{features = "lbp+intensity", classifier = "svm", crop_lungs = true}]',
 ]
@@ -114,6 +115,18 @@ def test_outputs_exist_and_parse(sample_run):
     assert (d / "config.toml").is_file() and json.loads((d / "environment.json").read_text())["seed"] == 0
 
 
+def test_explanations_of_the_test_split(sample_run):
+    d = sample_run["dir"]
+    report = (d / "report.md").read_text()
+    assert "## Where does the model look?" in report
+    for res in sample_run["result"]["pipelines"]:
+        e = res["explain"]
+        assert e["method"] == "occlusion" and e["n"] == 3  # SVMs: a seeded sample of the test split
+        assert e["inside_lungs"] is None or 0.0 <= e["inside_lungs"] <= 1.0
+        assert (d / "figures" / e["sheet"]).is_file() and f"(figures/{e['sheet']})" in report
+        assert e["sheet_images"] == 2  # the most confident right and wrong prediction
+
+
 def test_cv_and_test_metrics_are_consistent(sample_run):
     (first, second) = sample_run["result"]["pipelines"]
     for res in (first, second):
@@ -126,7 +139,16 @@ def test_cv_and_test_metrics_are_consistent(sample_run):
         assert sum(map(sum, m["confusion_matrix"])) == res["n_test"] == 50
         assert 0.5 < m["roc_auc"] <= 1.0
         assert res["test"]["n_boot"] == 50
-    assert second["crop"]["fallback_test"] >= 0 and "crop" not in first
+    assert "crop" not in first
+    # the fallback count is the extractor's own, on the same test films
+    from xrayfeat import FeatureExtractor
+
+    s = second["spec"]
+    fx = FeatureExtractor(families=s["families"], family_params=s["family_params"] or None,
+                          image_size=s["image_size"], preprocess=s["preprocess_steps"] or None,
+                          crop_lungs=True, progress=False).fit()
+    _, info = fx.transform_with_info(list(load_sample("test").paths))
+    assert second["crop"]["fallback_test"] == info.n_fallback
     curve = sample_run["result"]["learning_curve"]
     assert [p["fraction"] for p in curve["points"]] == [0.5, 1.0]
     assert curve["points"][0]["n_train"] < curve["points"][1]["n_train"] == 100

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from _files import SHARED_DATA, needs_shared, require
 from _synthetic import dice, synthetic_cxr
 from xrayfeat.exceptions import ConfigError
 from xrayfeat.segment import (
@@ -19,7 +18,7 @@ from xrayfeat.segment import (
     segment_lungs,
 )
 
-TRAIN_224 = Path(__file__).resolve().parents[2] / "shared" / "data" / "chest_xray_224_train"
+TRAIN_224 = SHARED_DATA / "chest_xray_224_train"
 
 
 @pytest.mark.parametrize("size", [128, 256, 1024, (300, 500), (640, 420)])
@@ -204,7 +203,7 @@ def _real_sample(n_per_class=8):
     return files
 
 
-@pytest.mark.skipif(not TRAIN_224.is_dir(), reason=f"real data folder {TRAIN_224} not present")
+@needs_shared(TRAIN_224)
 def test_real_images_inverted_give_same_mask():
     from xrayfeat.io import read_image
 
@@ -234,7 +233,7 @@ def test_plot_lung_crops_writes_png(tmp_path):
         plot_lung_crops(images[:1], [np.zeros((4, 4), bool)], [None], tmp_path / "bad.png")
 
 
-@pytest.mark.skipif(not TRAIN_224.is_dir(), reason=f"real data folder {TRAIN_224} not present")
+@needs_shared(TRAIN_224)
 def test_real_images_mostly_plausible():
     from xrayfeat.io import read_image
 
@@ -366,7 +365,7 @@ CONSOLIDATED = ["person1857_bacteria_4729.jpeg", "person1320_bacteria_3345.jpeg"
                 "person502_bacteria_2120.jpeg"]
 
 
-@pytest.mark.skipif(not TRAIN_224.is_dir(), reason=f"real data folder {TRAIN_224} not present")
+@needs_shared(TRAIN_224)
 @pytest.mark.parametrize("name", CONSOLIDATED)
 def test_consolidated_training_images_get_two_lungs(name):
     import cv2
@@ -374,8 +373,7 @@ def test_consolidated_training_images_get_two_lungs(name):
     from xrayfeat.io import read_image
 
     path = TRAIN_224 / "PNEUMONIA" / name
-    if not path.is_file():
-        pytest.skip(f"{path} not present")
+    require(path)
     mask = segment_lungs(read_image(path))
     assert check_lung_mask(mask) == (True, "ok")
     _, _, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
@@ -408,14 +406,13 @@ def test_plot_worst_masks_ranks_worst_first(tmp_path):
         plot_worst_masks([], tmp_path / "none.png")
 
 
-@pytest.mark.skipif(not TRAIN_224.is_dir(), reason=f"real data folder {TRAIN_224} not present")
+@needs_shared(TRAIN_224)
 def test_upper_lungs_kept_on_normal2_im_1105():
     """The old scan caught only the lower lobes of this film (mask from row 0.37 down)."""
     from xrayfeat.io import read_image
 
     path = TRAIN_224 / "NORMAL" / "NORMAL2-IM-1105-0001.jpeg"
-    if not path.is_file():
-        pytest.skip(f"{path} not present")
+    require(path)
     mask = segment_lungs(read_image(path))
     assert check_lung_mask(mask) == (True, "ok")
     rows = np.flatnonzero(mask.any(axis=1))
@@ -439,3 +436,101 @@ def test_reflection_over_outside_air_is_not_used(body_right, recovered):
         # Reflected across the spine (column 55): columns 65-95, the same rows.
         cols = np.flatnonzero(out[1].any(axis=0))
         assert 62 <= cols[0] <= 68 and 92 <= cols[-1] <= 98
+
+
+def test_outside_air_is_the_border_touching_dark_components():
+    """The flood fill from a dark frame keeps exactly the 4-connected dark components
+    that touch the border (checked against labelling)."""
+    import cv2
+
+    from xrayfeat.segment import _outside_air
+
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        img = cv2.GaussianBlur(rng.random((48, 40)).astype(np.float32), (0, 0), 1.5)
+        level = float(np.quantile(img, rng.uniform(0.1, 0.6)))
+        _, labels = cv2.connectedComponents((img < level).astype(np.uint8), connectivity=4)
+        edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+        expected = np.isin(labels, edge[edge > 0])
+        air = _outside_air(img, level)
+        if not expected.any():
+            assert air is None
+        else:
+            np.testing.assert_array_equal(air.astype(bool), expected)
+    assert _outside_air(np.ones((16, 16), np.float32), 0.5) is None
+
+
+def test_reflect_mirrors_columns_across_the_axis():
+    from xrayfeat.segment import _reflect
+
+    rng = np.random.default_rng(6)
+    mask = rng.random((5, 17)) > 0.5
+    cols = np.arange(17)
+    for axis in range(-2, 20):  # includes axes whose mirror image leaves the image
+        src = 2 * axis - cols
+        expected = np.zeros_like(mask)
+        inside = (src >= 0) & (src < 17)
+        expected[:, inside] = mask[:, src[inside]]
+        np.testing.assert_array_equal(_reflect(mask, axis), expected)
+
+
+def test_quantile_thresholds_are_the_distinct_quantiles():
+    from xrayfeat.segment import _quantile_thresholds
+
+    rng = np.random.default_rng(7)
+    for values in (rng.random(500), np.round(rng.random(500), 1), np.zeros(50)):
+        ordered = np.sort(values.astype(np.float32))
+        picks = ordered[(np.linspace(0.05, 0.8, 16) * (ordered.size - 1)).astype(int)]
+        np.testing.assert_array_equal(_quantile_thresholds(ordered, 16), np.unique(picks))
+
+
+@pytest.mark.parametrize("gap", [0, 1, 2, 5])
+def test_combined_lungs_stay_two_components(gap):
+    """Lungs refined into contact are split by clearing pixels next to both; apart,
+    the mask is their union."""
+    import cv2
+
+    from xrayfeat.segment import _combine
+
+    left, right = np.zeros((64, 64), bool), np.zeros((64, 64), bool)
+    left[10:50, 5:30] = True
+    right[15:55, 30 + gap:60] = True
+    right[40:45, 25:30 + gap] = True  # a spur reaching into the left lung
+    mask, apart = _combine({0: left, 1: right}, (64, 64))
+    near = [cv2.dilate(m.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0 for m in (left, right)]
+    np.testing.assert_array_equal(mask, (left | right) & ~(near[0] & near[1]))
+    assert cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)[0] - 1 == 2
+    assert not apart  # the spur brings the boxes together
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_score_of_separate_lungs_equals_the_mask_score(seed):
+    """The labelling-free score of lungs that are apart is that of their union."""
+    from xrayfeat.segment import (
+        _combine,
+        _lungs_at_working_size,
+        _score_of_separate_lungs,
+        _STRATEGIES,
+        _symmetrised,
+        _working_copy,
+        lung_mask_score,
+    )
+
+    small = _working_copy(synthetic_cxr(256, seed=seed)[0], 128)
+    lungs = _lungs_at_working_size(small, 0.06, 16, _STRATEGIES)
+    for candidate in (lungs, _symmetrised(lungs, small), {0: lungs[0]}, {0: lungs[0] & False}):
+        mask, apart = _combine(candidate, small.shape)
+        assert apart
+        assert _score_of_separate_lungs(candidate, small.shape) == lung_mask_score(mask)
+
+
+def test_mean32_equals_numpy_mean_bit_for_bit():
+    """The polarity and spine checks compare means; the cheap mean must not move them."""
+    from xrayfeat.segment import _mean32
+
+    rng = np.random.default_rng(8)
+    for _ in range(200):
+        a = rng.random((int(rng.integers(1, 50)), int(rng.integers(1, 50)))).astype(np.float32)
+        view = a[1:, ::2] if min(a.shape) > 2 else a
+        assert _mean32(view) == view.mean() and _mean32(view).dtype == np.float32
+        np.testing.assert_array_equal(_mean32(view, axis=0), view.mean(axis=0))

@@ -44,6 +44,7 @@ _LAZY = {
     "LungCrop": "segment",
     "plot_lung_crops": "plots",
     "plot_worst_masks": "plots",
+    "displays": None,
     # features
     "FeatureExtractor": "extract",
     "extract_features": "extract",
@@ -60,6 +61,7 @@ _LAZY = {
     "predict_table": "api",
     "PredictionTable": "api",
     "XrayClassifier": "classifier",
+    "CalibratedThresholdClassifier": "calibrated",
     "NotFittedError": "_fitted",
     "save": "persist",
     "load": "persist",
@@ -74,6 +76,11 @@ _LAZY = {
     "shortcut_report": "shortcuts",
     "swap_lungs": "shortcuts",
     "ShortcutReport": "shortcuts",
+    # explanations
+    "explain": "explanations",
+    "Explanation": "explanations",
+    "plot_explanation": "plots",
+    "save_explanation": "plots",
     # deployment prevalence
     "estimate_prevalence": "prevalence",
     "adjust_proba": "prevalence",

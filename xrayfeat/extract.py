@@ -68,7 +68,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ._fitted import check_is_fitted
-from ._validation import Interval, Options, check_image, check_params
+from ._validation import N_JOBS, Interval, Options, Predicate, check_image, check_params
 from ._version import FEATURE_VERSION
 from .cache import FeatureCache, check_memory, config_digest, content_digest, entry_key
 from .exceptions import CacheError, ConfigError, ImageReadError, XrayfeatError
@@ -227,11 +227,34 @@ class ExtractionInfo:
 
 
 # ------------------------------------------------------------------------------ per image
-def compute_image_features(image: Any, spec: _Spec) -> tuple[np.ndarray, dict[str, Any]]:
-    """Feature vector and side information of one decoded image.
+@dataclass
+class PreparedImage:
+    """One image as the feature families see it, with the geometry that led there.
 
-    This is the single place where features are computed (tests count calls
-    to it to check cache hits).
+    Attributes
+    ----------
+    image : ndarray of shape (image_size, image_size), dtype float32
+        The families' input: the working image or its lung crop, resized and
+        preprocessed.
+    mask : ndarray of bool, same shape as ``image``, or None
+        The lung mask in ``image``'s frame (None without a crop or when the crop
+        fell back).
+    info : dict
+        ``shape`` (of the input image), ``crop_box`` (in working-image
+        coordinates, or None), ``crop_fallback``, ``crop_reason``.
+    lungs : ndarray of bool of shape (image_size, image_size), or None
+        The segmentation mask of the working image (the input resized to
+        ``image_size`` a side); None when it was not segmented.
+    """
+
+    image: np.ndarray
+    mask: np.ndarray | None
+    info: dict[str, Any]
+    lungs: np.ndarray | None = None
+
+
+def prepare_image(image: Any, spec: _Spec, *, segment: bool = False) -> PreparedImage:
+    """Resize, segment, crop and preprocess one image exactly as the extractor does.
 
     Parameters
     ----------
@@ -239,27 +262,32 @@ def compute_image_features(image: Any, spec: _Spec) -> tuple[np.ndarray, dict[st
         Grey float image in [0, 1] as returned by :func:`xrayfeat.read_image`.
     spec : internal specification
         Built by :class:`FeatureExtractor`.
+    segment : bool, default=False
+        Segment the lungs even when ``spec`` does not crop to them (to tell
+        where the lungs are, e.g. for explanations).
 
     Returns
     -------
-    vector : ndarray of shape (n_features,), dtype float32
-    info : dict
-        ``shape``, ``crop_box``, ``crop_fallback``, ``crop_reason`` (JSON-serialisable).
+    PreparedImage
     """
     img = check_image(image)
     info: dict[str, Any] = {"shape": list(img.shape), "crop_box": None,
                             "crop_fallback": False, "crop_reason": ""}
     img = resize_to(img, spec.image_size, spec.image_size)
-    mask = None
+    mask = lungs = None
+    if spec.crop_lungs or segment:
+        from .segment import segment_lungs
+
+        lungs = segment_lungs(img)
     if spec.crop_lungs:
         import cv2
 
-        from .segment import crop_to_lungs, segment_lungs
+        from .segment import crop_to_lungs
 
         # Segment before preprocessing: masks found after CLAHE or denoising are
         # more ragged (median Dice 0.81 against masks of the raw image), and
         # preprocessing the crop adapts CLAHE's tiles to the lungs, not the labels.
-        crop = crop_to_lungs(img, segment_lungs(img))
+        crop = crop_to_lungs(img, lungs)
         img = resize_to(crop.image, spec.image_size, spec.image_size)
         if not crop.fallback:
             mask = cv2.resize(crop.mask.view(np.uint8), spec.shape[::-1],
@@ -275,12 +303,61 @@ def compute_image_features(image: Any, spec: _Spec) -> tuple[np.ndarray, dict[st
     if spec.preprocess is not None:
         img = check_image(spec.preprocess(img), name="preprocessed image")
         img = resize_to(img, spec.image_size, spec.image_size)
-    parts = [fam.compute(img, mask) for fam in spec.families]
+    return PreparedImage(img, mask, info, lungs)
+
+
+def family_vector(image: np.ndarray, mask: np.ndarray | None, spec: _Spec) -> np.ndarray:
+    """Every family of ``spec`` on a prepared image, concatenated (float32).
+
+    Raises
+    ------
+    ConfigError
+        If a family produced NaN or infinite values.
+    """
+    parts = [fam.compute(image, mask) for fam in spec.families]
     vector = np.concatenate(parts).astype(np.float32, copy=False)
     if not np.isfinite(vector).all():
         bad = [fam.name for fam, p in zip(spec.families, parts) if not np.isfinite(p).all()]
         raise ConfigError(f"feature families {bad} produced NaN or infinite values.")
-    return vector, info
+    return vector
+
+
+def read_source(source: Any, spec: _Spec, damage: list[str] | None = None) -> np.ndarray:
+    """Decode one path or array as the extractor does (JPEGs at reduced size for ``image_size``).
+
+    Decoder damage messages are appended to ``damage`` when given.
+
+    Raises
+    ------
+    ImageReadError
+        If the image cannot be read.
+    """
+    return _read(source, target_size=spec.image_size, min_side=16, max_pixels=DEFAULT_MAX_PIXELS,
+                 damage=[] if damage is None else damage)
+
+
+def compute_image_features(image: Any, spec: _Spec) -> tuple[np.ndarray, dict[str, Any]]:
+    """Feature vector and side information of one decoded image.
+
+    The extractor computes every vector here (tests count calls to it to check
+    cache hits); :func:`xrayfeat.explain` uses its two steps, :func:`prepare_image`
+    and :func:`family_vector`, directly.
+
+    Parameters
+    ----------
+    image : ndarray of shape (rows, cols)
+        Grey float image in [0, 1] as returned by :func:`xrayfeat.read_image`.
+    spec : internal specification
+        Built by :class:`FeatureExtractor`.
+
+    Returns
+    -------
+    vector : ndarray of shape (n_features,), dtype float32
+    info : dict
+        ``shape``, ``crop_box``, ``crop_fallback``, ``crop_reason`` (JSON-serialisable).
+    """
+    prep = prepare_image(image, spec)
+    return family_vector(prep.image, prep.mask, spec), prep.info
 
 
 _WATCHDOG_STARTED = False
@@ -363,8 +440,7 @@ def _compute_batch(spec: _Spec, items: Sequence[tuple[int, Any]],
                 # Decoder damage travels back in the record (and the cache): a warning
                 # raised in a worker process would never reach the caller.
                 damage: list[str] = []
-                image = _read(source, target_size=spec.image_size, min_side=16,
-                              max_pixels=DEFAULT_MAX_PIXELS, damage=damage)
+                image = read_source(source, spec, damage)
                 vector, info = compute_image_features(image, spec)
                 if damage:
                     info["decode_warning"] = damage[0]
@@ -461,47 +537,26 @@ def _show_progress(progress: Any, n: int) -> bool:
 
 
 # ------------------------------------------------------------------------------ estimator
-class _FamiliesConstraint:
-    def __call__(self, value: Any) -> bool:
-        if isinstance(value, str):
-            return True
-        if isinstance(value, (list, tuple)) and value:
-            return all(isinstance(v, (str, FeatureFamily)) for v in value)
-        return False
-
-    def __str__(self) -> str:
-        return "a family name or a non-empty list of family names or FeatureFamily instances"
-
-
-class _MemoryConstraint:
-    def __call__(self, value: Any) -> bool:
-        return isinstance(value, (str, os.PathLike, FeatureCache)) or (
-            hasattr(value, "cache") and getattr(value, "location", None) is not None
-        )
-
-    def __str__(self) -> str:
-        return "a path, a FeatureCache or a joblib.Memory"
-
-
-class _PreprocessConstraint:
-    def __call__(self, value: Any) -> bool:
-        return isinstance(value, (list, tuple)) or (
-            callable(value) and hasattr(value, "describe")
-        )
-
-    def __str__(self) -> str:
-        return "a Preprocessor or a list of preprocessing steps"
-
+_FAMILIES = Predicate(
+    lambda v: isinstance(v, str) or (isinstance(v, (list, tuple)) and len(v) > 0
+                                     and all(isinstance(x, (str, FeatureFamily)) for x in v)),
+    "a family name or a non-empty list of family names or FeatureFamily instances")
+_MEMORY = Predicate(
+    lambda v: isinstance(v, (str, os.PathLike, FeatureCache))
+    or (hasattr(v, "cache") and getattr(v, "location", None) is not None),
+    "a path, a FeatureCache or a joblib.Memory")
+_PREPROCESS = Predicate(lambda v: isinstance(v, (list, tuple)) or (callable(v) and hasattr(v, "describe")),
+                        "a Preprocessor or a list of preprocessing steps")
 
 _CONSTRAINTS = {
-    "families": [None, _FamiliesConstraint()],
+    "families": [None, _FAMILIES],
     "family_params": [None, dict],
     "image_size": [Interval(int, 16, 4096)],
-    "preprocess": [None, _PreprocessConstraint()],
+    "preprocess": [None, _PREPROCESS],
     "crop_lungs": [bool],
     "mask_outside": [bool],
-    "memory": [None, _MemoryConstraint()],
-    "n_jobs": [None, Interval(int, None, -1), Interval(int, 1, None)],
+    "memory": [None, _MEMORY],
+    "n_jobs": [None, N_JOBS],
     "progress": [bool, Options("auto")],
     "batch_size": [Options("auto"), Interval(int, 1, None)],
 }
@@ -754,6 +809,16 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "feature_names_out_")
         check_params({"on_error": on_error}, {"on_error": [Options("raise", "skip")]},
                      owner="transform_with_info")
+        spec = self._fitted_spec()
+        return _extract(
+            _as_sources(X), spec, self.n_features_out_, self.config_hash_,
+            memory=self.memory, n_jobs=self.n_jobs, progress=self.progress,
+            batch_size=self.batch_size, on_error=on_error,
+        )
+
+    def _fitted_spec(self) -> _Spec:
+        """The specification fitted, rebuilt after unpickling (and checked against the key)."""
+        check_is_fitted(self, "feature_names_out_")
         spec = getattr(self, "_spec", None)
         if spec is None:  # unpickled: rebuild, and never let new parameters use the fitted key
             spec = self._build_spec()
@@ -763,11 +828,23 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
                     "call fit again before transform."
                 )
             self._spec = spec
-        return _extract(
-            _as_sources(X), spec, self.n_features_out_, self.config_hash_,
-            memory=self.memory, n_jobs=self.n_jobs, progress=self.progress,
-            batch_size=self.batch_size, on_error=on_error,
-        )
+        return spec
+
+    def set_params(self, **params: Any) -> FeatureExtractor:
+        """Set parameters; on a fitted extractor, the feature names and spec follow them.
+
+        The extractor is stateless, so "refitting" only re-validates the parameters
+        and records the new feature names: ``set_params(image_size=64)`` after
+        ``fit`` used to be ignored by ``transform``, which kept the fitted spec.
+
+        Returns
+        -------
+        self
+        """
+        super().set_params(**params)
+        if "feature_names_out_" in self.__dict__:
+            self.fit()
+        return self
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

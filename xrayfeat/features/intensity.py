@@ -26,25 +26,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._validation import Options
-from ._base import FamilyParams, FeatureFamily, to_uint8
+from .._validation import Interval, Options, tuple_of
+from ._base import FamilyParams, FeatureFamily, spread, to_uint8
 
 __all__ = ["Intensity", "IntensityParams"]
 
 _LEVELS = np.arange(256, dtype=np.float64) / 255.0
-
-
-class _Percentiles:
-    def __call__(self, value: Any) -> bool:
-        return (
-            isinstance(value, tuple)
-            and len(set(value)) == len(value)
-            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 100
-                    for v in value)
-        )
-
-    def __str__(self) -> str:
-        return "a list of distinct numbers in [0, 100]"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,7 +56,8 @@ class IntensityParams(FamilyParams):
 
     _constraints: ClassVar = {
         "bins": [Options(0, 1, 2, 4, 8, 16, 32, 64, 128, 256)],
-        "percentiles": [_Percentiles()],
+        "percentiles": [tuple_of(Interval(float, 0, 100), "a list of distinct numbers in [0, 100]",
+                                 min_len=0, distinct=True)],
         "backend": [Options("fast", "reference")],
     }
 
@@ -191,3 +179,24 @@ class Intensity(FeatureFamily):
         entropy = 0.0 - (p * np.log2(p)).sum()
         pct = [np.percentile(values, q, method="inverted_cdf") / 255.0 for q in self.params.percentiles]
         return np.concatenate([hist, [mean, np.sqrt(var), skew, kurt, entropy], pct])
+
+    def attribution_map(self, contributions: Any, image: Any, mask: Any = None) -> np.ndarray:
+        """Per-pixel map of intensity contributions.
+
+        A histogram bin is the fraction of mask pixels whose grey level falls in
+        it, so its amount goes evenly onto exactly those pixels (onto the whole
+        mask for an empty bin); the statistics describe the whole distribution
+        and spread evenly over the mask. See :meth:`FeatureFamily.attribution_map`.
+        """
+        img, c, m = self._attribution_inputs(contributions, image, mask)
+        b = self.params.bins
+        out = spread(float(c[b:].sum()), img.shape, m)
+        if b:
+            level_bin = to_uint8(img) // (256 // b)
+            inside = np.ones(img.shape, bool) if m is None else m
+            counts = np.bincount(level_bin[inside], minlength=b)
+            present = counts > 0
+            out += spread(float(c[:b][~present].sum()), img.shape, m)
+            density = np.where(present, c[:b] / np.maximum(counts, 1), 0.0)
+            out += np.where(inside, density[level_bin], 0.0)
+        return out

@@ -44,7 +44,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._validation import Options
+from .._validation import Interval, Options, Predicate, tuple_of
 from ..exceptions import ConfigError
 from ._base import FamilyParams, FeatureFamily, number_tag, to_uint8
 
@@ -68,26 +68,6 @@ def _is_scales(value: Any) -> bool:
         if not 0.5 <= r <= 16:
             return False
     return len(set(value)) == len(value)
-
-
-class _Scales:
-    def __call__(self, value: Any) -> bool:
-        return _is_scales(value)
-
-    def __str__(self) -> str:
-        return "a non-empty list of distinct (P, R) pairs with P an int in [4, 32] and R in [0.5, 16]"
-
-
-class _Grid:
-    def __call__(self, value: Any) -> bool:
-        return (
-            isinstance(value, tuple) and len(value) == 2
-            and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and 1 <= v <= 64
-                    for v in value)
-        )
-
-    def __str__(self) -> str:
-        return "a (rows, cols) pair of ints in [1, 64]"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,9 +103,10 @@ class LBPParams(FamilyParams):
     backend: str = "fast"
 
     _constraints: ClassVar = {
-        "scales": [_Scales()],
+        "scales": [Predicate(_is_scales, "a non-empty list of distinct (P, R) pairs with P an int in "
+                                         "[4, 32] and R in [0.5, 16]")],
         "method": [Options("uniform", "ror")],
-        "grid": [_Grid()],
+        "grid": [tuple_of(Interval(int, 1, 64), "a (rows, cols) pair of ints in [1, 64]", length=2)],
         "use_mask": [bool],
         "backend": [Options("fast", "reference")],
     }
@@ -503,3 +484,39 @@ class LBP(FeatureFamily):
             codes = _codes(u8, P, R, p.method, p.backend)
             parts.append(_region_histograms(codes, n_bins(P, p.method), p.grid, m, p.backend))
         return np.concatenate(parts)
+
+    def attribution_map(self, contributions: Any, image: Any, mask: Any = None) -> np.ndarray:
+        """Per-pixel map of LBP contributions: each histogram's amount over its grid region.
+
+        A region's histogram counts the codes of its mask pixels, so every bin's
+        amount (summed over bins and scales) goes evenly onto those pixels; a
+        region without mask pixels (all-zero histogram) spreads its constant
+        amount over the whole region. A code also depends on neighbours up to R
+        pixels away; that sub-region blur is ignored. See
+        :meth:`FeatureFamily.attribution_map`.
+        """
+        img, c, m = self._attribution_inputs(contributions, image, mask)
+        p = self.params
+        n = p.grid[0] * p.grid[1]
+        labels = _region_labels(img.shape, p.grid)
+        per_region = np.zeros(n)
+        start = 0
+        for P, _ in p.scales:
+            size = n * n_bins(P, p.method)
+            per_region += c[start:start + size].reshape(n, -1).sum(axis=1)
+            start += size
+        inside = np.ones(img.shape, bool) if (m is None or not p.use_mask) else m
+        n_inside = np.bincount(labels[inside], minlength=n)
+        n_all = np.bincount(labels.ravel(), minlength=n)
+        covered = n_inside > 0
+        on_mask = np.where(covered, per_region / np.maximum(n_inside, 1), 0.0)
+        on_region = np.where(covered, 0.0, per_region / n_all)
+        return on_region[labels] + np.where(inside, on_mask[labels], 0.0)
+
+    def feature_parts(self, shape: tuple[int, int]) -> np.ndarray:
+        """Grid region of every feature, row-major, for all scales (see
+        :meth:`FeatureFamily.feature_parts`)."""
+        self.check_shape(shape)
+        n = self.params.grid[0] * self.params.grid[1]
+        return np.concatenate([np.repeat(np.arange(n), n_bins(P, self.params.method))
+                               for P, _ in self.params.scales]).astype(np.intp)
