@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import signal
+import threading
 import time
 from collections.abc import Callable
 from importlib import resources
@@ -199,9 +201,19 @@ def serve(model: Any = None, *, host: str = "127.0.0.1", port: int = DEFAULT_POR
     log(f"serving on http://{host}:{server.server_port}/ (Ctrl-C to stop)")
     if ready is not None:
         ready(server)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        # A service manager's SIGTERM stops the server as cleanly as Ctrl-C.
+        previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         log("stopped")
     finally:
         server.server_close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
