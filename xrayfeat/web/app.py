@@ -206,13 +206,12 @@ def serve(model: Any = None, *, host: str = "127.0.0.1", port: int = DEFAULT_POR
         # A service manager's SIGTERM stops the server as cleanly as Ctrl-C.
         previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        log("stopped")
+        server.serve_forever()  # Werkzeug's returns on Ctrl-C (it catches KeyboardInterrupt)
     finally:
         server.server_close()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+    log("stopped")
 
 
 def _interrupt(signum: int, frame: Any) -> None:
