@@ -75,6 +75,11 @@ _LAZY = {
     "shortcut_report": "shortcuts",
     "swap_lungs": "shortcuts",
     "ShortcutReport": "shortcuts",
+    # explanations
+    "explain": "explain",
+    "Explanation": "explain",
+    "plot_explanation": "plots",
+    "save_explanation": "plots",
     # deployment prevalence
     "estimate_prevalence": "prevalence",
     "adjust_proba": "prevalence",

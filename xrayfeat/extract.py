@@ -227,6 +227,115 @@ class ExtractionInfo:
 
 
 # ------------------------------------------------------------------------------ per image
+@dataclass
+class PreparedImage:
+    """One image as the feature families see it, with the geometry that led there.
+
+    Attributes
+    ----------
+    image : ndarray of shape (image_size, image_size), dtype float32
+        The families' input: the working image or its lung crop, resized and
+        preprocessed.
+    mask : ndarray of bool, same shape as ``image``, or None
+        The lung mask in ``image``'s frame (None without a crop or when the crop
+        fell back).
+    info : dict
+        ``shape`` (of the input image), ``crop_box`` (in working-image
+        coordinates, or None), ``crop_fallback``, ``crop_reason``.
+    lungs : ndarray of bool of shape (image_size, image_size), or None
+        The segmentation mask of the working image (the input resized to
+        ``image_size`` a side); None when it was not segmented.
+    """
+
+    image: np.ndarray
+    mask: np.ndarray | None
+    info: dict[str, Any]
+    lungs: np.ndarray | None = None
+
+
+def prepare_image(image: Any, spec: _Spec, *, segment: bool = False) -> PreparedImage:
+    """Resize, segment, crop and preprocess one image exactly as the extractor does.
+
+    Parameters
+    ----------
+    image : ndarray of shape (rows, cols)
+        Grey float image in [0, 1] as returned by :func:`xrayfeat.read_image`.
+    spec : internal specification
+        Built by :class:`FeatureExtractor`.
+    segment : bool, default=False
+        Segment the lungs even when ``spec`` does not crop to them (to tell
+        where the lungs are, e.g. for explanations).
+
+    Returns
+    -------
+    PreparedImage
+    """
+    img = check_image(image)
+    info: dict[str, Any] = {"shape": list(img.shape), "crop_box": None,
+                            "crop_fallback": False, "crop_reason": ""}
+    img = resize_to(img, spec.image_size, spec.image_size)
+    mask = lungs = None
+    if spec.crop_lungs or segment:
+        from .segment import segment_lungs
+
+        lungs = segment_lungs(img)
+    if spec.crop_lungs:
+        import cv2
+
+        from .segment import crop_to_lungs
+
+        # Segment before preprocessing: masks found after CLAHE or denoising are
+        # more ragged (median Dice 0.81 against masks of the raw image), and
+        # preprocessing the crop adapts CLAHE's tiles to the lungs, not the labels.
+        crop = crop_to_lungs(img, lungs)
+        img = resize_to(crop.image, spec.image_size, spec.image_size)
+        if not crop.fallback:
+            mask = cv2.resize(crop.mask.view(np.uint8), spec.shape[::-1],
+                              interpolation=cv2.INTER_NEAREST).astype(bool)
+            if not mask.any():  # a sliver lost by nearest-neighbour resizing
+                mask = None
+        if spec.mask_outside and mask is not None:
+            from .preprocess import fill_outside
+
+            img = fill_outside(img, mask)
+        info.update(crop_box=[int(v) for v in crop.box], crop_fallback=bool(crop.fallback),
+                    crop_reason=str(crop.reason))
+    if spec.preprocess is not None:
+        img = check_image(spec.preprocess(img), name="preprocessed image")
+        img = resize_to(img, spec.image_size, spec.image_size)
+    return PreparedImage(img, mask, info, lungs)
+
+
+def family_vector(image: np.ndarray, mask: np.ndarray | None, spec: _Spec) -> np.ndarray:
+    """Every family of ``spec`` on a prepared image, concatenated (float32).
+
+    Raises
+    ------
+    ConfigError
+        If a family produced NaN or infinite values.
+    """
+    parts = [fam.compute(image, mask) for fam in spec.families]
+    vector = np.concatenate(parts).astype(np.float32, copy=False)
+    if not np.isfinite(vector).all():
+        bad = [fam.name for fam, p in zip(spec.families, parts) if not np.isfinite(p).all()]
+        raise ConfigError(f"feature families {bad} produced NaN or infinite values.")
+    return vector
+
+
+def read_source(source: Any, spec: _Spec, damage: list[str] | None = None) -> np.ndarray:
+    """Decode one path or array as the extractor does (JPEGs at reduced size for ``image_size``).
+
+    Decoder damage messages are appended to ``damage`` when given.
+
+    Raises
+    ------
+    ImageReadError
+        If the image cannot be read.
+    """
+    return _read(source, target_size=spec.image_size, min_side=16, max_pixels=DEFAULT_MAX_PIXELS,
+                 damage=[] if damage is None else damage)
+
+
 def compute_image_features(image: Any, spec: _Spec) -> tuple[np.ndarray, dict[str, Any]]:
     """Feature vector and side information of one decoded image.
 
@@ -246,41 +355,8 @@ def compute_image_features(image: Any, spec: _Spec) -> tuple[np.ndarray, dict[st
     info : dict
         ``shape``, ``crop_box``, ``crop_fallback``, ``crop_reason`` (JSON-serialisable).
     """
-    img = check_image(image)
-    info: dict[str, Any] = {"shape": list(img.shape), "crop_box": None,
-                            "crop_fallback": False, "crop_reason": ""}
-    img = resize_to(img, spec.image_size, spec.image_size)
-    mask = None
-    if spec.crop_lungs:
-        import cv2
-
-        from .segment import crop_to_lungs, segment_lungs
-
-        # Segment before preprocessing: masks found after CLAHE or denoising are
-        # more ragged (median Dice 0.81 against masks of the raw image), and
-        # preprocessing the crop adapts CLAHE's tiles to the lungs, not the labels.
-        crop = crop_to_lungs(img, segment_lungs(img))
-        img = resize_to(crop.image, spec.image_size, spec.image_size)
-        if not crop.fallback:
-            mask = cv2.resize(crop.mask.view(np.uint8), spec.shape[::-1],
-                              interpolation=cv2.INTER_NEAREST).astype(bool)
-            if not mask.any():  # a sliver lost by nearest-neighbour resizing
-                mask = None
-        if spec.mask_outside and mask is not None:
-            from .preprocess import fill_outside
-
-            img = fill_outside(img, mask)
-        info.update(crop_box=[int(v) for v in crop.box], crop_fallback=bool(crop.fallback),
-                    crop_reason=str(crop.reason))
-    if spec.preprocess is not None:
-        img = check_image(spec.preprocess(img), name="preprocessed image")
-        img = resize_to(img, spec.image_size, spec.image_size)
-    parts = [fam.compute(img, mask) for fam in spec.families]
-    vector = np.concatenate(parts).astype(np.float32, copy=False)
-    if not np.isfinite(vector).all():
-        bad = [fam.name for fam, p in zip(spec.families, parts) if not np.isfinite(p).all()]
-        raise ConfigError(f"feature families {bad} produced NaN or infinite values.")
-    return vector, info
+    prep = prepare_image(image, spec)
+    return family_vector(prep.image, prep.mask, spec), prep.info
 
 
 _WATCHDOG_STARTED = False
@@ -363,8 +439,7 @@ def _compute_batch(spec: _Spec, items: Sequence[tuple[int, Any]],
                 # Decoder damage travels back in the record (and the cache): a warning
                 # raised in a worker process would never reach the caller.
                 damage: list[str] = []
-                image = _read(source, target_size=spec.image_size, min_side=16,
-                              max_pixels=DEFAULT_MAX_PIXELS, damage=damage)
+                image = read_source(source, spec, damage)
                 vector, info = compute_image_features(image, spec)
                 if damage:
                     info["decode_warning"] = damage[0]
@@ -754,6 +829,16 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "feature_names_out_")
         check_params({"on_error": on_error}, {"on_error": [Options("raise", "skip")]},
                      owner="transform_with_info")
+        spec = self._fitted_spec()
+        return _extract(
+            _as_sources(X), spec, self.n_features_out_, self.config_hash_,
+            memory=self.memory, n_jobs=self.n_jobs, progress=self.progress,
+            batch_size=self.batch_size, on_error=on_error,
+        )
+
+    def _fitted_spec(self) -> _Spec:
+        """The specification fitted, rebuilt after unpickling (and checked against the key)."""
+        check_is_fitted(self, "feature_names_out_")
         spec = getattr(self, "_spec", None)
         if spec is None:  # unpickled: rebuild, and never let new parameters use the fitted key
             spec = self._build_spec()
@@ -763,11 +848,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
                     "call fit again before transform."
                 )
             self._spec = spec
-        return _extract(
-            _as_sources(X), spec, self.n_features_out_, self.config_hash_,
-            memory=self.memory, n_jobs=self.n_jobs, progress=self.progress,
-            batch_size=self.batch_size, on_error=on_error,
-        )
+        return spec
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

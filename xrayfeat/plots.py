@@ -15,7 +15,8 @@ import numpy as np
 from ._validation import check_image, check_mask
 from .exceptions import ConfigError
 
-__all__ = ["plot_lung_crops", "plot_worst_masks"]
+__all__ = ["plot_lung_crops", "plot_worst_masks", "plot_explanation", "save_explanation",
+           "plot_explanation_sheet"]
 
 
 def _figure_class():
@@ -193,3 +194,169 @@ def plot_worst_masks(
         boxes.append(crop_to_lungs(img, mask).box)
         titles.append(f"{os.path.basename(src)[:30]}\nscore {score:+.2f} {reason[:34]}")
     return plot_lung_crops(images, masks, boxes, path, ncols=ncols, titles=titles), ranking
+
+
+# ------------------------------------------------------------------------- explanations
+def _explained_image(image: Any) -> np.ndarray:
+    if isinstance(image, (str, os.PathLike)):
+        from .io import read_image
+
+        return read_image(image)
+    return check_image(image)
+
+
+def _heat_scale(heatmap: np.ndarray) -> float:
+    """Colour limit: the 99.5th percentile of |heatmap| where it is non-zero, so a few
+    extreme cells do not wash the rest out."""
+    nz = np.abs(heatmap[heatmap != 0])
+    return float(np.percentile(nz, 99.5)) if nz.size else 1.0
+
+
+def plot_explanation(explanation: Any, image: Any, ax: Any = None, *, alpha: float = 0.6,
+                     title: bool = True) -> Any:
+    """Draw an explanation's heatmap over its image.
+
+    Red pushed the model towards the predicted label, blue away from it (a
+    diverging map, symmetric about zero); transparency grows as the attribution
+    fades, so the film stays readable. The lung mask is outlined in yellow and
+    the lung crop framed by a dashed line; the title gives the label, its
+    probability, the threshold, the method and ``inside_lungs``.
+
+    Parameters
+    ----------
+    explanation : Explanation
+        From :func:`xrayfeat.explain`.
+    image : array-like of shape (rows, cols), str or path-like
+        The image explained, at any resolution (the heatmap is stretched onto it).
+    ax : matplotlib Axes or None, default=None
+        Where to draw; None makes a new figure (not registered with pyplot).
+    alpha : float, default=0.6
+        Opacity of the strongest attribution, in (0, 1].
+    title : bool, default=True
+        Write the title.
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Raises
+    ------
+    ConfigError
+        For an invalid image or ``alpha``.
+    ImportError
+        If matplotlib is not installed.
+    """
+    if not isinstance(alpha, (int, float)) or not 0 < alpha <= 1:
+        raise ConfigError(f"alpha must be in (0, 1]; got {alpha!r}.")
+    img = _explained_image(image)
+    if ax is None:
+        ax = _figure_class()(figsize=(5, 5.4)).add_subplot()
+    rows, cols = img.shape
+    hr, hc = explanation.heatmap.shape
+    extent = (-0.5, cols - 0.5, rows - 0.5, -0.5)
+    ax.imshow(img, cmap="gray", vmin=0, vmax=1, extent=extent, interpolation="antialiased")
+    heat = explanation.heatmap.astype(np.float64)
+    vmax = _heat_scale(heat)
+    opacity = alpha * np.clip(np.abs(heat) / vmax, 0, 1) ** 0.5
+    ax.imshow(heat, cmap="RdBu_r", vmin=-vmax, vmax=vmax, alpha=opacity, extent=extent,
+              interpolation="bilinear")
+    if explanation.lung_mask is not None:
+        ax.contour(explanation.lung_mask.astype(np.float32), levels=[0.5], colors="yellow",
+                   linewidths=1.0, extent=(-0.5, cols - 0.5, -0.5, rows - 0.5), origin="upper")
+    if explanation.crop_box is not None:
+        from matplotlib.patches import Rectangle
+
+        r0, r1, c0, c1 = explanation.crop_box
+        sy, sx = rows / hr, cols / hc
+        ax.add_patch(Rectangle((c0 * sx - 0.5, r0 * sy - 0.5), (c1 - c0) * sx, (r1 - r0) * sy,
+                               fill=False, edgecolor="white", linestyle="--", linewidth=0.8))
+    ax.set_xlim(-0.5, cols - 0.5)
+    ax.set_ylim(rows - 0.5, -0.5)
+    ax.set_axis_off()
+    if title:
+        ax.set_title(explanation_title(explanation), fontsize=9)
+    return ax
+
+
+def explanation_title(explanation: Any) -> str:
+    """``"PNEUMONIA p=0.97 (threshold 0.62)\nlinear, 81% of positive attribution in lungs"``."""
+    head = f"{explanation.label} p={explanation.probability:.2f}"
+    if explanation.threshold is not None:
+        head += f" (threshold {explanation.threshold:.2f} on {explanation.classes[1]})"
+    inside = explanation.inside_lungs
+    where = "no lung mask" if np.isnan(inside) else f"{inside:.0%} of positive attribution in lungs"
+    return f"{head}\n{explanation.method}, {where}"
+
+
+def save_explanation(explanation: Any, image: Any, path: str | os.PathLike, *, dpi: int = 120,
+                     **kwargs: Any) -> str:
+    """Save :func:`plot_explanation` as an image file (PNG by default; format from the suffix).
+
+    Parameters
+    ----------
+    explanation : Explanation
+        From :func:`xrayfeat.explain`.
+    image : array-like, str or path-like
+        The image explained.
+    path : str or path-like
+        Output file.
+    dpi : int, default=120
+        Resolution.
+    **kwargs
+        Passed to :func:`plot_explanation`.
+
+    Returns
+    -------
+    str
+        The path written.
+    """
+    ax = plot_explanation(explanation, image, **kwargs)
+    fig = ax.figure
+    fig.tight_layout()
+    fig.savefig(os.fspath(path), dpi=dpi)
+    return os.fspath(path)
+
+
+def plot_explanation_sheet(explanations: Sequence[Any], images: Sequence[Any], path: str | os.PathLike,
+                           *, ncols: int = 4, titles: Sequence[str] | None = None, dpi: int = 100) -> str:
+    """Save a grid of explanations over their images (a contact sheet).
+
+    Parameters
+    ----------
+    explanations : sequence of Explanation
+    images : sequence of array-like, str or path-like
+        One image per explanation.
+    path : str or path-like
+        Output file.
+    ncols : int, default=4
+        Columns of the grid.
+    titles : sequence of str, optional
+        One title per panel; default :func:`explanation_title`.
+    dpi : int, default=100
+        Resolution.
+
+    Returns
+    -------
+    str
+        The path written.
+
+    Raises
+    ------
+    ConfigError
+        If the lengths differ or nothing is given.
+    """
+    if not explanations or len(explanations) != len(images):
+        raise ConfigError(f"plot_explanation_sheet needs as many images as explanations (at least one); "
+                          f"got {len(explanations)} and {len(images)}.")
+    if titles is not None and len(titles) != len(explanations):
+        raise ConfigError(f"got {len(titles)} titles for {len(explanations)} explanations.")
+    ncols = max(1, min(int(ncols), len(explanations)))
+    nrows = math.ceil(len(explanations) / ncols)
+    fig = _figure_class()(figsize=(3.2 * ncols, 3.6 * nrows))
+    for k, (e, img) in enumerate(zip(explanations, images)):
+        ax = fig.add_subplot(nrows, ncols, k + 1)
+        plot_explanation(e, img, ax=ax, title=False)
+        ax.set_title(titles[k] if titles is not None else explanation_title(e), fontsize=7)
+    fig.tight_layout()
+    fig.savefig(os.fspath(path), dpi=dpi)
+    return os.fspath(path)

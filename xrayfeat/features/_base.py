@@ -19,7 +19,8 @@ import numpy as np
 from .._validation import check_image, check_mask, check_params
 from ..exceptions import ConfigError
 
-__all__ = ["FeatureFamily", "FamilyParams", "to_uint8", "resolve_mask", "number_tag"]
+__all__ = ["FeatureFamily", "FamilyParams", "to_uint8", "resolve_mask", "number_tag", "spread",
+           "resize_amounts"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,6 +164,83 @@ class FeatureFamily:
 
     def _compute(self, image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
         raise NotImplementedError
+
+    def attribution_map(self, contributions: Any, image: Any, mask: Any = None) -> np.ndarray:
+        """Spread per-feature contributions over the pixels each feature describes.
+
+        Used by :func:`xrayfeat.explain`: ``contributions[k]`` is how much feature
+        *k* (in :meth:`feature_names` order) moved a model's score on ``image``;
+        the returned map puts that amount on the pixels feature *k* summarises,
+        so the map sums to ``contributions.sum()``. This base version knows no
+        geometry and spreads everything evenly over the mask (or the whole image
+        when the family ignores masks or none is given); families override it.
+
+        Parameters
+        ----------
+        contributions : array-like of shape (n_features,)
+            One amount per feature of this family.
+        image : array-like of shape (rows, cols)
+            The image the features were computed on.
+        mask : array-like of bool, shape (rows, cols), or None, default=None
+            The mask they were computed with.
+
+        Returns
+        -------
+        ndarray of shape (rows, cols), dtype float64
+            Amount per pixel; sums to ``contributions.sum()``.
+
+        Raises
+        ------
+        ConfigError
+            If ``contributions`` does not have one value per feature.
+        """
+        img, c, m = self._attribution_inputs(contributions, image, mask)
+        return spread(float(c.sum()), img.shape, m)
+
+    def _attribution_inputs(self, contributions: Any, image: Any, mask: Any
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Checked (image, contributions as float64, mask or None) for :meth:`attribution_map`."""
+        img = check_image(image)
+        c = np.asarray(contributions, dtype=np.float64).ravel()
+        n = self.n_features(img.shape)
+        if c.size != n:
+            raise ConfigError(
+                f"{type(self).__name__} describes a {img.shape[0]} x {img.shape[1]} image with {n} "
+                f"features; got {c.size} contributions."
+            )
+        m = resolve_mask(mask, img.shape) if self.uses_mask else None
+        return img, c, m
+
+
+def spread(total: float, shape: tuple[int, int], where: np.ndarray | None = None) -> np.ndarray:
+    """A map of ``shape`` holding ``total`` evenly over the True pixels of ``where``.
+
+    ``where=None`` (or selecting nothing) means every pixel.
+    """
+    out = np.zeros(shape, dtype=np.float64)
+    if where is None or not where.any():
+        out += total / out.size
+    else:
+        out[where] = total / np.count_nonzero(where)
+    return out
+
+
+def resize_amounts(amounts: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Resample a map of per-pixel amounts to ``shape``, keeping its total.
+
+    The map is resampled as a density (area averaging to shrink, bilinear to
+    enlarge) and scaled by the ratio of pixel counts, so the sum is kept up to
+    the resampling error at the edges (exactly for whole-number shrink factors).
+    """
+    rows, cols = int(shape[0]), int(shape[1])
+    if amounts.shape == (rows, cols):
+        return amounts
+    import cv2
+
+    shrink = rows <= amounts.shape[0] and cols <= amounts.shape[1]
+    out = cv2.resize(np.ascontiguousarray(amounts, dtype=np.float64), (cols, rows),
+                     interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    return out * (amounts.size / out.size)
 
 
 def resolve_mask(mask: Any, shape: tuple[int, int]) -> np.ndarray | None:

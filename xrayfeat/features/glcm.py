@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._validation import Options
-from ._base import FamilyParams, FeatureFamily, to_uint8
+from ._base import FamilyParams, FeatureFamily, spread, to_uint8
 
 __all__ = ["GLCM", "GLCMParams", "GLCM_PROPERTIES"]
 
@@ -264,3 +264,11 @@ class GLCM(FeatureFamily):
                 else:
                     out += [float(values[prop][di, ai]) for prop in p.properties]
         return np.asarray(out)
+
+    def attribution_map(self, contributions: Any, image: Any, mask: Any = None) -> np.ndarray:
+        """Per-pixel map of GLCM contributions: every property describes the whole
+        (masked) co-occurrence matrix, so amounts spread evenly over the pixels it
+        counted (the mask, or the image with ``use_mask=False``). See
+        :meth:`FeatureFamily.attribution_map`."""
+        img, c, m = self._attribution_inputs(contributions, image, mask)
+        return spread(float(c.sum()), img.shape, m if self.params.use_mask else None)

@@ -37,7 +37,7 @@ import numpy as np
 
 from .._validation import Interval, Options
 from ..exceptions import ConfigError
-from ._base import FamilyParams, FeatureFamily, to_uint8
+from ._base import FamilyParams, FeatureFamily, resize_amounts, to_uint8
 
 __all__ = ["HOG", "HOGParams"]
 
@@ -234,3 +234,28 @@ class HOG(FeatureFamily):
         return np.ascontiguousarray(
             vec.reshape(bc, br, b, b, p.orientations).transpose(1, 0, 3, 2, 4)
         ).ravel()
+
+    def attribution_map(self, contributions: Any, image: Any, mask: Any = None) -> np.ndarray:
+        """Per-pixel map of HOG contributions: each feature's amount over its cell.
+
+        Feature (block, cell, orientation) is a normalised histogram bin of one
+        cell, so its amount goes evenly onto that cell's pixels; a cell appears
+        in up to ``block_size**2`` blocks and collects from all of them. Pixels
+        past the last whole cell get nothing (HOG ignores them). With
+        ``input_size`` the map is drawn at that size and resampled to the image.
+        See :meth:`FeatureFamily.attribution_map`.
+        """
+        img, c, _ = self._attribution_inputs(contributions, image, mask)
+        p = self.params
+        rows, cols = self._work_shape(img.shape)
+        br, bc = self._grid(img.shape)
+        b, size = p.block_size, p.cell_size
+        per_cell = c.reshape(br, bc, b, b, p.orientations).sum(axis=4)
+        cells = np.zeros((br + b - 1, bc + b - 1))
+        for i in range(b):
+            for j in range(b):
+                cells[i:i + br, j:j + bc] += per_cell[:, :, i, j]
+        work = np.zeros((rows, cols))
+        nr, nc = cells.shape
+        work[:nr * size, :nc * size] = np.kron(cells / size**2, np.ones((size, size)))
+        return resize_amounts(work, img.shape)

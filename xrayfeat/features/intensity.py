@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._validation import Options
-from ._base import FamilyParams, FeatureFamily, to_uint8
+from ._base import FamilyParams, FeatureFamily, spread, to_uint8
 
 __all__ = ["Intensity", "IntensityParams"]
 
@@ -191,3 +191,24 @@ class Intensity(FeatureFamily):
         entropy = 0.0 - (p * np.log2(p)).sum()
         pct = [np.percentile(values, q, method="inverted_cdf") / 255.0 for q in self.params.percentiles]
         return np.concatenate([hist, [mean, np.sqrt(var), skew, kurt, entropy], pct])
+
+    def attribution_map(self, contributions: Any, image: Any, mask: Any = None) -> np.ndarray:
+        """Per-pixel map of intensity contributions.
+
+        A histogram bin is the fraction of mask pixels whose grey level falls in
+        it, so its amount goes evenly onto exactly those pixels (onto the whole
+        mask for an empty bin); the statistics describe the whole distribution
+        and spread evenly over the mask. See :meth:`FeatureFamily.attribution_map`.
+        """
+        img, c, m = self._attribution_inputs(contributions, image, mask)
+        b = self.params.bins
+        out = spread(float(c[b:].sum()), img.shape, m)
+        if b:
+            level_bin = to_uint8(img) // (256 // b)
+            inside = np.ones(img.shape, bool) if m is None else m
+            counts = np.bincount(level_bin[inside], minlength=b)
+            present = counts > 0
+            out += spread(float(c[:b][~present].sum()), img.shape, m)
+            density = np.where(present, c[:b] / np.maximum(counts, 1), 0.0)
+            out += np.where(inside, density[level_bin], 0.0)
+        return out

@@ -21,12 +21,12 @@ Cost: about 0.1 ms per 128 x 128 image.
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from .._validation import Interval
-from ._base import FamilyParams, FeatureFamily
+from ._base import FamilyParams, FeatureFamily, spread
 
 __all__ = ["Zones", "ZonesParams"]
 
@@ -94,35 +94,60 @@ class Zones(FeatureFamily):
         n = self.params.zones
         return [f"zone_z{n}_{z}_{part}_{stat}" for z in range(n) for part in _PARTS for stat in _STATS]
 
-    def _compute(self, image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-        import cv2
+    def _bands(self, shape: tuple[int, int], mask: np.ndarray | None) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(image-left band, image-right band) masks of every zone, from the top.
 
-        rows, cols = image.shape
-        m = np.ones(image.shape, bool) if mask is None else mask
-        gx = cv2.Sobel(image, cv2.CV_32F, 1, 0, ksize=3)
-        gy = cv2.Sobel(image, cv2.CV_32F, 0, 1, ksize=3)
-        grad = np.sqrt(gx * gx + gy * gy)
+        The one definition of the zones, shared by the features and their
+        attribution map. A side without mask pixels gets empty bands.
+        """
+        rows, cols = shape
+        m = np.ones(shape, bool) if mask is None else mask
         c_idx = np.flatnonzero(m.any(axis=0))
         mid = (c_idx[0] + c_idx[-1] + 1) // 2
         n = self.params.zones
-        sides = []
+        per_side = []
         for lo, hi in ((0, mid), (mid, cols)):
             side = np.zeros_like(m)
             side[:, lo:hi] = m[:, lo:hi]
             r_idx = np.flatnonzero(side.any(axis=1))
-            per_zone = []
+            bands = []
             for z in range(n):
-                if r_idx.size == 0:
-                    per_zone.append(np.zeros(len(_STATS)))
-                    continue
-                top, bottom = r_idx[0], r_idx[-1] + 1
-                r0 = top + (bottom - top) * z // n
-                r1 = top + (bottom - top) * (z + 1) // n
-                band = side[r0:r1]
-                per_zone.append(_band_stats(image[r0:r1][band], grad[r0:r1][band]))
-            sides.append(per_zone)
+                band = np.zeros_like(m)
+                if r_idx.size:
+                    top, bottom = r_idx[0], r_idx[-1] + 1
+                    r0 = top + (bottom - top) * z // n
+                    r1 = top + (bottom - top) * (z + 1) // n
+                    band[r0:r1] = side[r0:r1]
+                bands.append(band)
+            per_side.append(bands)
+        return list(zip(*per_side))
+
+    def _compute(self, image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+        import cv2
+
+        gx = cv2.Sobel(image, cv2.CV_32F, 1, 0, ksize=3)
+        gy = cv2.Sobel(image, cv2.CV_32F, 0, 1, ksize=3)
+        grad = np.sqrt(gx * gx + gy * gy)
         out = []
-        for z in range(n):
-            left, right = sides[0][z], sides[1][z]
+        for left_band, right_band in self._bands(image.shape, mask):
+            left = _band_stats(image[left_band], grad[left_band])
+            right = _band_stats(image[right_band], grad[right_band])
             out += [left, right, left - right, np.abs(left - right)]
         return np.concatenate(out)
+
+    def attribution_map(self, contributions: Any, image: Any, mask: Any = None) -> np.ndarray:
+        """Per-pixel map of zone contributions: each lung band's features over that band.
+
+        Statistics of one side's band go onto its pixels; the left-right
+        differences are shared half and half between the two bands (an empty
+        band's share goes over the whole mask). See
+        :meth:`FeatureFamily.attribution_map`.
+        """
+        img, c, m = self._attribution_inputs(contributions, image, mask)
+        per_part = c.reshape(self.params.zones, len(_PARTS), len(_STATS)).sum(axis=2)
+        out = np.zeros(img.shape)
+        for (left_band, right_band), (left, right, diff, absdiff) in zip(self._bands(img.shape, m), per_part):
+            shared = (diff + absdiff) / 2
+            for band, amount in ((left_band, left + shared), (right_band, right + shared)):
+                out += spread(float(amount), img.shape, band if band.any() else m)
+        return out

@@ -1,0 +1,505 @@
+"""Where on the film did the model look? Per-pixel explanations of a fitted classifier.
+
+:func:`explain` turns one prediction into a heatmap in the input image's
+coordinates: positive values pushed the model towards the class it predicted,
+negative values away from it. Three methods, chosen by the model:
+
+``"linear"`` (logreg, linear SVM): exact.
+    The score explained is the **mean calibrated log-odds** of the explained
+    class over the calibration ensemble's members: member *i* (a scaler and a
+    linear model fitted on one calibration fold) gives the decision value
+    ``f_i(x) = w_i . z_i(x) + c_i`` with ``z_i`` the standardised features, and
+    its sigmoid calibrator maps it to the log-odds ``a_i f_i(x) + b_i``. The
+    contribution of feature *j* is ``mean_i(a_i w_ij z_ij(x))``, so the
+    contributions plus ``Explanation.baseline`` (``mean_i(a_i c_i + b_i)``) equal
+    ``Explanation.score`` to float precision. Without sigmoid calibration
+    (isotonic, or ``calibration=None``) ``a_i = 1, b_i = 0``: the mean decision
+    value. Each feature's contribution is then put on the pixels it describes by
+    its family's :meth:`~xrayfeat.features.FeatureFamily.attribution_map` (HOG:
+    its cell; LBP: its grid region's mask pixels; intensity histogram bins: the
+    pixels of that grey level; statistics: the whole mask; zones: their lung
+    band), and the map is carried back through the resize and the lung crop, so
+    the heatmap sums to ``score - baseline`` up to resampling error.
+
+``"tree-contribs"`` (XGBoost): exact for the booster.
+    XGBoost's own per-feature contributions (``pred_contribs``, TreeSHAP) of the
+    raw booster margin, averaged over the members; they plus the bias term sum
+    to the mean margin (calibration is monotone and not undone). Mapped to pixels
+    as above.
+
+``"occlusion"`` (any model; the default for the RBF SVM): approximate.
+    The families' input (the lung crop at ``image_size``) is cut into a
+    ``grid x grid`` lattice; each cell in turn is replaced by the image blurred
+    at the cell's scale (removing its edges and texture, keeping the local grey
+    level) and the features recomputed. A cell's value is the drop in the
+    calibrated log-odds of the predicted class when it is hidden, spread over the
+    cell. ``Explanation.contributions`` is then None.
+
+``Explanation.inside_lungs`` is the share of the positive attribution that falls
+inside the lung mask (segmented on the working image, as for the crop; NaN when
+the mask was implausible). For a model that reads the chest it is high; a
+model leaning on labels, borders or the abdomen scores low.
+
+Cost (``python benchmarks/bench_explain.py``): see the README.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any
+
+import numpy as np
+
+from .exceptions import ConfigError
+
+__all__ = ["Explanation", "explain", "explanation_method", "EXPLAIN_METHODS"]
+
+#: Names of the explanation methods, see the module docstring.
+EXPLAIN_METHODS = ("linear", "tree-contribs", "occlusion")
+#: Occlusion lattice (cells a side) of the families' input image.
+DEFAULT_OCCLUSION_GRID = 8
+_WINDOW = 2
+
+
+@dataclasses.dataclass(repr=False)
+class Explanation:
+    """Why the model predicted ``label`` for one image.
+
+    Attributes
+    ----------
+    heatmap : ndarray of shape (rows, cols), dtype float32
+        Attribution per pixel of the image as read (see :func:`explain`): positive
+        towards ``label``, negative away from it, zero where no feature looked
+        (outside the lung crop).
+    label : object
+        The predicted class (at the model's threshold).
+    probability : float
+        Calibrated probability of ``label`` (under the model's prevalence).
+    threshold : float or None
+        The binary model's threshold on the probability of ``classes[1]``.
+    classes : ndarray
+        The model's classes.
+    method : {"linear", "tree-contribs", "occlusion"}
+        How the heatmap was made (see the module docstring).
+    score : float
+        The explained score, oriented towards ``label``: the mean calibrated
+        log-odds (linear), mean booster margin (tree-contribs) or the calibrated
+        log-odds of ``label`` (occlusion).
+    baseline : float
+        The part of ``score`` no feature explains (intercepts, bias); for
+        occlusion NaN.
+    contributions : ndarray of shape (n_features,) or None
+        Per-feature contributions, oriented like ``score``, in the order of
+        ``model.features_.get_feature_names_out()``; ``contributions.sum() +
+        baseline == score``. None for occlusion.
+    family_totals : dict of str to float
+        Sum of the contributions of each feature family (occlusion: empty).
+    lung_mask : ndarray of bool of shape (rows, cols), or None
+        The lung mask in the image's coordinates; None if segmentation gave no
+        plausible mask.
+    inside_lungs : float
+        Share of the positive attribution inside ``lung_mask`` (NaN without a
+        mask or without positive attribution).
+    crop_box : tuple of int or None
+        ``(row0, row1, col0, col1)`` of the region the features described, in the
+        image's coordinates (None without lung cropping).
+    crop_fallback : bool
+        True when the lung mask was rejected and the central crop was used.
+    """
+
+    heatmap: np.ndarray
+    label: Any
+    probability: float
+    threshold: float | None
+    classes: np.ndarray
+    method: str
+    score: float
+    baseline: float
+    contributions: np.ndarray | None
+    family_totals: dict[str, float]
+    lung_mask: np.ndarray | None
+    inside_lungs: float
+    crop_box: tuple[int, int, int, int] | None
+    crop_fallback: bool
+
+    def __repr__(self) -> str:
+        return (f"Explanation(label={self.label!r}, probability={self.probability:.3f}, "
+                f"method={self.method!r}, inside_lungs={self.inside_lungs:.3f}, "
+                f"shape={self.heatmap.shape})")
+
+    def as_dict(self) -> dict[str, Any]:
+        """The scalar fields, JSON-serialisable (no arrays)."""
+        return {
+            "label": _plain(self.label), "probability": self.probability,
+            "threshold": self.threshold, "method": self.method, "score": self.score,
+            "baseline": None if np.isnan(self.baseline) else self.baseline,
+            "family_totals": dict(self.family_totals),
+            "inside_lungs": None if np.isnan(self.inside_lungs) else self.inside_lungs,
+            "crop_box": None if self.crop_box is None else list(self.crop_box),
+            "crop_fallback": self.crop_fallback,
+        }
+
+    def save_png(self, path: str | os.PathLike, image: Any, **kwargs: Any) -> str:
+        """Write the overlay of :func:`xrayfeat.plot_explanation` to a PNG file.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Output file.
+        image : array-like of shape (rows, cols) or str or path-like
+            The image explained (any resolution: the heatmap is stretched onto it).
+        **kwargs
+            Passed to :func:`xrayfeat.plot_explanation`.
+
+        Returns
+        -------
+        str
+            The path written.
+        """
+        from .plots import save_explanation
+
+        return save_explanation(self, image, path, **kwargs)
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+# ------------------------------------------------------------------------- model access
+@dataclasses.dataclass
+class _Member:
+    """One fitted base model of the calibration ensemble, with its calibration map.
+
+    ``pipeline`` is the fitted ``Pipeline([scaler,] model)``; the member's
+    calibrated log-odds for its score column k are ``slope[k] * f_k + offset[k]``
+    (1 and 0 without sigmoid calibration); ``booster`` is the XGBoost booster
+    (or None).
+    """
+
+    pipeline: Any
+    slope: np.ndarray
+    offset: np.ndarray
+    booster: Any = None
+
+
+def _members(model: Any) -> list[_Member]:
+    """The base models inside a fitted :class:`~xrayfeat.XrayClassifier`.
+
+    The one place that knows how ``model_`` is wrapped: a threshold wrapper
+    (``FixedThresholdClassifier``, ``estimator_``) around a
+    ``CalibratedClassifierCV`` whose ``calibrated_classifiers_`` each hold a
+    fitted pipeline (``estimator``) and its sigmoid calibrators (``a_``, ``b_``:
+    ``p = expit(-(a_ f + b_))``), or around the bare pipeline.
+    """
+    from sklearn.calibration import _SigmoidCalibration
+    from sklearn.pipeline import Pipeline
+
+    est = model.model_
+    while not isinstance(est, Pipeline) and not hasattr(est, "calibrated_classifiers_"):
+        inner = getattr(est, "estimator_", None)
+        if inner is None:
+            raise ConfigError(f"cannot find the fitted classifier inside {type(est).__name__}.")
+        est = inner
+    pairs = ([(c.estimator, c.calibrators) for c in est.calibrated_classifiers_]
+             if hasattr(est, "calibrated_classifiers_") else [(est, [])])
+    out = []
+    for pipe, calibrators in pairs:
+        final = pipe[-1]
+        booster = final._model().get_booster() if hasattr(final, "booster_json_") else None
+        sigmoid = bool(calibrators) and all(isinstance(c, _SigmoidCalibration) for c in calibrators)
+        n = max(len(calibrators), 1)
+        slope = np.array([-c.a_ for c in calibrators]) if sigmoid else np.ones(n)
+        offset = np.array([-c.b_ for c in calibrators]) if sigmoid else np.zeros(n)
+        out.append(_Member(pipe, slope.astype(np.float64).ravel(), offset.astype(np.float64).ravel(),
+                           booster))
+    return out
+
+
+def explanation_method(model: Any) -> str:
+    """The method :func:`explain` uses for ``model`` by default.
+
+    Parameters
+    ----------
+    model : XrayClassifier
+        A fitted model.
+
+    Returns
+    -------
+    {"linear", "tree-contribs", "occlusion"}
+        "linear" for logistic regression and linear SVMs, "tree-contribs" for
+        XGBoost, "occlusion" for anything else (the RBF SVM).
+    """
+    member = _members(_check_model(model))[0]
+    if member.booster is not None:
+        return "tree-contribs"
+    final = member.pipeline[-1]
+    if hasattr(final, "coef_") and getattr(final, "kernel", "linear") == "linear":
+        return "linear"
+    return "occlusion"
+
+
+def _check_model(model: Any) -> Any:
+    from ._fitted import check_is_fitted
+    from .classifier import XrayClassifier
+
+    if not isinstance(model, XrayClassifier):
+        raise ConfigError(f"explain needs a model from xrayfeat.fit or xrayfeat.load; got "
+                          f"{type(model).__name__}.")
+    check_is_fitted(model, "model_")
+    return model
+
+
+# ------------------------------------------------------------------------- scores
+def _oriented_index(model: Any, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(score column, sign) per image: the column of the members' scores that
+    speaks for each predicted label, and +1/-1 so that positive means 'towards it'."""
+    classes = model.classes_
+    k = np.searchsorted(classes, labels)
+    if len(classes) == 2:  # one score column, for classes_[1]
+        return np.zeros_like(k), np.where(k == 1, 1.0, -1.0)
+    return k, np.ones(len(k))
+
+
+def _linear_contributions(members: list[_Member], F: np.ndarray, col: np.ndarray,
+                          sign: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(contributions (n, d), baseline (n,)) of the mean calibrated log-odds, oriented."""
+    contrib = np.zeros(F.shape, dtype=np.float64)
+    base = np.zeros(len(F))
+    for m in members:
+        z = m.pipeline[:-1].transform(F) if len(m.pipeline) > 1 else F
+        final = m.pipeline[-1]
+        coef = np.atleast_2d(final.coef_)
+        intercept = np.atleast_1d(final.intercept_)
+        contrib += (m.slope[col] * sign)[:, None] * coef[col] * np.asarray(z, dtype=np.float64)
+        base += sign * (m.slope[col] * intercept[col] + m.offset[col])
+    return contrib / len(members), base / len(members)
+
+
+def _tree_contributions(members: list[_Member], F: np.ndarray, col: np.ndarray,
+                        sign: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(contributions (n, d), bias (n,)) of the mean booster margin, oriented."""
+    from xgboost import DMatrix
+
+    data = DMatrix(np.asarray(F, dtype=np.float32))
+    total = None
+    for m in members:
+        c = m.booster.predict(data, pred_contribs=True)
+        if c.ndim == 3:  # multiclass: (n, classes, d + 1)
+            c = c[np.arange(len(F)), col]
+        total = c if total is None else total + c
+    total = total.astype(np.float64) / len(members) * sign[:, None]
+    return total[:, :-1], total[:, -1]
+
+
+def _log_odds(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-12, 1 - 1e-12)
+    return np.log(p) - np.log1p(-p)
+
+
+# ------------------------------------------------------------------------- geometry
+def _feature_map(spec: Any, contributions: np.ndarray, image: np.ndarray,
+                 mask: np.ndarray | None) -> tuple[np.ndarray, dict[str, float]]:
+    """Per-pixel amounts on the families' input, and each family's total."""
+    out = np.zeros(image.shape, dtype=np.float64)
+    totals: dict[str, float] = {}
+    start = 0
+    for fam in spec.families:
+        n = fam.n_features(image.shape)
+        part = contributions[start:start + n]
+        start += n
+        out += fam.attribution_map(part, image, mask)
+        totals[fam.name] = float(part.sum())
+    return out, totals
+
+
+def _to_input(amounts: np.ndarray, spec: Any, info: dict[str, Any]) -> np.ndarray:
+    """Carry per-pixel amounts on the families' input back to the image as read:
+    undo the resize of the crop, place it in the working image, undo the first resize."""
+    from .features._base import resize_amounts
+
+    size = spec.image_size
+    if info.get("crop_box") is not None:
+        r0, r1, c0, c1 = info["crop_box"]
+        work = np.zeros((size, size))
+        work[r0:r1, c0:c1] = resize_amounts(amounts, (r1 - r0, c1 - c0))
+    else:
+        work = amounts
+    return resize_amounts(work, tuple(info["shape"]))
+
+
+def _input_box(spec: Any, info: dict[str, Any]) -> tuple[int, int, int, int] | None:
+    if info.get("crop_box") is None:
+        return None
+    rows, cols = info["shape"]
+    r0, r1, c0, c1 = info["crop_box"]
+    s = spec.image_size
+    return (int(round(r0 * rows / s)), int(round(r1 * rows / s)),
+            int(round(c0 * cols / s)), int(round(c1 * cols / s)))
+
+
+def _input_lungs(prep: Any) -> np.ndarray | None:
+    """The working image's lung mask at the input's shape, if it is plausible."""
+    import cv2
+
+    from .segment import check_lung_mask
+
+    if prep.lungs is None or not check_lung_mask(prep.lungs)[0]:
+        return None
+    rows, cols = prep.info["shape"]
+    return cv2.resize(prep.lungs.view(np.uint8), (cols, rows), interpolation=cv2.INTER_NEAREST) > 0
+
+
+def _inside(heatmap: np.ndarray, lungs: np.ndarray | None) -> float:
+    if lungs is None:
+        return float("nan")
+    positive = np.maximum(heatmap, 0.0)
+    total = float(positive.sum())
+    return float(positive[lungs].sum()) / total if total > 0 else float("nan")
+
+
+def _occlusion_maps(model: Any, spec: Any, prep: Any, label: Any, grid: int) -> tuple[np.ndarray, float]:
+    """(per-pixel drop of the label's log-odds when it is hidden, the label's log-odds).
+
+    Windows of 2 x 2 cells of a ``grid x grid`` lattice, moved one cell at a time
+    (and overhanging the edges, so every cell is hidden by four windows), are
+    filled with their mean grey level; a pixel gets the mean drop of the windows
+    that hid it, per pixel of the window.
+    """
+    from .extract import family_vector
+
+    img = prep.image
+    rows, cols = img.shape
+    r_edges = np.linspace(0, rows, grid + 1).round().astype(int)
+    c_edges = np.linspace(0, cols, grid + 1).round().astype(int)
+    span = _WINDOW
+    windows = [(r_edges[max(i, 0)], r_edges[min(i + span, grid)],
+                c_edges[max(j, 0)], c_edges[min(j + span, grid)])
+               for i in range(1 - span, grid) for j in range(1 - span, grid)]
+    F = np.empty((len(windows) + 1, len(model.features_.feature_names_out_)), dtype=np.float32)
+    F[0] = family_vector(img, prep.mask, spec)
+    hidden = img.copy()
+    for k, (r0, r1, c0, c1) in enumerate(windows, start=1):
+        hidden[r0:r1, c0:c1] = img[r0:r1, c0:c1].mean()
+        F[k] = family_vector(hidden, prep.mask, spec)
+        hidden[r0:r1, c0:c1] = img[r0:r1, c0:c1]
+    k_label = int(np.searchsorted(model.classes_, label))
+    s = _log_odds(model.predict_proba_from_features(F)[:, k_label])
+    total = np.zeros(img.shape, dtype=np.float64)
+    count = np.zeros(img.shape, dtype=np.float64)
+    for (r0, r1, c0, c1), drop in zip(windows, s[0] - s[1:]):
+        total[r0:r1, c0:c1] += drop / ((r1 - r0) * (c1 - c0))
+        count[r0:r1, c0:c1] += 1
+    return total / np.maximum(count, 1), float(s[0])
+
+
+# ------------------------------------------------------------------------- public
+def _is_single(images: Any) -> bool:
+    if isinstance(images, (str, os.PathLike)):
+        return not os.path.isdir(images)
+    if isinstance(images, np.ndarray):
+        return images.dtype.kind not in "USO" and (
+            images.ndim == 2 or (images.ndim == 3 and images.shape[-1] in (1, 3, 4)))
+    return False
+
+
+def explain(model: Any, images: Any, *, method: str = "auto",
+            grid: int = DEFAULT_OCCLUSION_GRID) -> Explanation | list[Explanation]:
+    """Explain the predictions of a fitted model: which pixels drove them.
+
+    Parameters
+    ----------
+    model : XrayClassifier
+        From :func:`xrayfeat.fit` or :func:`xrayfeat.load`.
+    images : str, path-like, ndarray, Dataset or sequence
+        One image (a file or a 2-D array) gives one :class:`Explanation`; many
+        (a folder, a stack, a Dataset, a list of paths or arrays; see
+        :func:`xrayfeat.predict`) give a list, computed in one batch.
+    method : {"auto", "linear", "tree-contribs", "occlusion"}, default="auto"
+        "auto" picks :func:`explanation_method` (linear for logreg and linear
+        SVM, tree-contribs for XGBoost, occlusion otherwise). "occlusion" works
+        for every model; the other two only for their model type.
+    grid : int, default=8
+        Occlusion only: cells a side of the lattice hidden in turn (16 px cells
+        on the default 128 px lung crop), in [2, 32].
+
+    Returns
+    -------
+    Explanation or list of Explanation
+        Heatmaps are in the coordinates of each image as the model reads it: an
+        array as given; a file as decoded for the model's ``image_size`` (large
+        JPEGs at 1/2, 1/4 or 1/8 of their size). :func:`xrayfeat.plot_explanation`
+        stretches a heatmap onto the image at any resolution.
+
+    Raises
+    ------
+    ConfigError
+        For a model that is not a fitted XrayClassifier, an unknown or
+        inapplicable ``method``, an invalid ``grid`` or an invalid image array.
+    ImageReadError
+        For an unreadable image file.
+
+    Notes
+    -----
+    The methods, and the exact definition of the explained score, are in the
+    module docstring (:mod:`xrayfeat.explain`). Labels and probabilities are
+    those of :func:`xrayfeat.predict` and :func:`xrayfeat.predict_proba`.
+
+    Examples
+    --------
+    >>> import xrayfeat
+    >>> model = xrayfeat.fit(xrayfeat.datasets.load_sample(), cv=3)  # doctest: +SKIP
+    >>> e = xrayfeat.explain(model, "film.jpeg")                      # doctest: +SKIP
+    >>> e.label, round(e.probability, 2), round(e.inside_lungs, 2)    # doctest: +SKIP
+    ('PNEUMONIA', 0.97, 0.81)
+    """
+    from .api import resolve_images
+    from .extract import family_vector, prepare_image, read_source
+
+    model = _check_model(model)
+    if method != "auto" and method not in EXPLAIN_METHODS:
+        raise ConfigError(f"unknown explanation method {method!r}; expected 'auto' or one of "
+                          f"{list(EXPLAIN_METHODS)}.")
+    if isinstance(grid, bool) or not isinstance(grid, (int, np.integer)) or not 2 <= grid <= 32:
+        raise ConfigError(f"grid must be an int in [2, 32]; got {grid!r}.")
+    default = explanation_method(model)
+    chosen = default if method == "auto" else method
+    if chosen != "occlusion" and chosen != default:
+        raise ConfigError(f"method={chosen!r} does not apply to this {model.classifier!r} model; "
+                          f"use {default!r} or 'occlusion'.")
+    single = _is_single(images)
+    sources = resolve_images(images)
+    if not sources:
+        raise ConfigError("no images to explain.")
+    spec = model.features_._fitted_spec()
+    preps = [prepare_image(read_source(s, spec), spec, segment=True) for s in sources]
+    F = np.stack([family_vector(p.image, p.mask, spec) for p in preps])
+    proba = model.predict_proba_from_features(F)
+    labels = model.labels_from_proba(proba)
+    k_label = np.searchsorted(model.classes_, labels)
+    col, sign = _oriented_index(model, labels)
+    contrib = base = None
+    if chosen == "linear":
+        contrib, base = _linear_contributions(_members(model), F, col, sign)
+    elif chosen == "tree-contribs":
+        contrib, base = _tree_contributions(_members(model), F, col, sign)
+    out = []
+    for i, prep in enumerate(preps):
+        if contrib is None:
+            amounts, score = _occlusion_maps(model, spec, prep, labels[i], grid)
+            totals: dict[str, float] = {}
+            c_i, b_i = None, float("nan")
+        else:
+            amounts, totals = _feature_map(spec, contrib[i], prep.image, prep.mask)
+            c_i, b_i = contrib[i], float(base[i])
+            score = float(c_i.sum() + b_i)
+        heatmap = _to_input(amounts, spec, prep.info).astype(np.float32)
+        lungs = _input_lungs(prep)
+        out.append(Explanation(
+            heatmap=heatmap, label=labels[i], probability=float(proba[i, k_label[i]]),
+            threshold=model.threshold_, classes=model.classes_, method=chosen, score=score,
+            baseline=b_i, contributions=c_i, family_totals=totals, lung_mask=lungs,
+            inside_lungs=_inside(heatmap, lungs), crop_box=_input_box(spec, prep.info),
+            crop_fallback=bool(prep.info.get("crop_fallback", False)),
+        ))
+    return out[0] if single else out
