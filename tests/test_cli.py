@@ -12,6 +12,7 @@ import pytest
 
 import xrayfeat
 from xrayfeat.cli import main
+from xrayfeat.explain import explain  # not xrayfeat.explain: importing the submodule shadows it
 from xrayfeat.datasets import sample_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,3 +103,16 @@ def test_the_console_entry_point_runs_in_a_fresh_interpreter(model_file, tmp_pat
                            cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert usage.returncode == 2 and "Traceback" not in usage.stderr
     assert "the following arguments are required: IMAGE" in usage.stderr
+
+
+def test_explain_writes_a_png_and_names_the_decision(model_file, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    film = _films(2)[1]
+    out = tmp_path / "heat.png"
+    assert main(["explain", str(model_file), str(film), "-o", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    e = explain(xrayfeat.load(model_file), str(film))
+    err = capsys.readouterr().err
+    assert f"{film}: {e.label} (p={e.probability:.3f}; linear;" in err and str(out) in err
+    assert main(["explain", str(model_file), str(tmp_path / "nothing.png"), "-o", str(out)]) == 2
+    assert "no such image file" in capsys.readouterr().err

@@ -11,6 +11,7 @@ import pytest
 
 import xrayfeat
 from xrayfeat.datasets import sample_path
+from xrayfeat.explain import explain  # not xrayfeat.explain: importing the submodule shadows it
 
 pytest.importorskip("flask")  # the optional 'web' extra (in the 'test' extra, so CI has it)
 
@@ -55,11 +56,22 @@ def test_a_film_gets_the_same_answer_as_the_library(client, model):
     np.testing.assert_allclose(list(r["probabilities"].values()), expected, rtol=0, atol=1e-12)
     assert r["label"] == xrayfeat.predict(model, [str(FILM)])[0]
     assert r["threshold"] == pytest.approx(model.threshold_)
-    assert r["lungs"]["plausible"] is True
+    e = explain(model, str(FILM))
+    assert r["lungs_found"] is True and r["inside_lungs"] == pytest.approx(e.inside_lungs)
+    assert r["method"] == e.method == "linear"
     film = _decode_data_url(r["film_png"])
     assert film.shape == (224, 224, 3)
-    # the lung outline is drawn in colour on the grey film
-    assert (film[..., 0].astype(int) - film[..., 2].astype(int) > 100).sum() > 100
+    # the lung outline is drawn in yellow on the grey film, along the explanation's mask
+    yellow = (film[..., 2].astype(int) - film[..., 0].astype(int) > 120)
+    assert yellow.sum() > 100
+    m, k = e.lung_mask.view(np.uint8), np.ones((5, 5), np.uint8)
+    band = cv2.dilate(m, k).astype(bool) & ~cv2.erode(m, k).astype(bool)
+    assert yellow[band].sum() > 0.95 * yellow.sum()
+    # the heatmap is red where the explanation pushed towards the label, blue where away
+    heat = _decode_data_url(r["heatmap_png"]).astype(int)
+    redness = heat[..., 2] - heat[..., 0]
+    strong = np.abs(e.heatmap) > 0.5 * np.abs(e.heatmap).max()
+    assert (redness[strong & (e.heatmap > 0)] > 0).all() and (redness[strong & (e.heatmap < 0)] < 0).all()
 
 
 def test_odd_modes_and_dicom_are_read(client, model):

@@ -90,8 +90,9 @@ def _add_explain(sub: Any) -> None:
     p = sub.add_parser(
         "explain", formatter_class=_Formatter,
         help="draw where in a film the model's evidence lies (PNG)",
-        description="Explain one prediction: a heatmap of each region's contribution to the "
-                    "probability, over the film and its lung outline, written as PNG.",
+        description="Explain one prediction (xrayfeat.explain): a heatmap of each region's "
+                    "contribution, red towards the predicted class and blue away from it, over the "
+                    "film with its lung outline, written as PNG. Needs matplotlib (the 'plot' extra).",
         epilog="examples:\n"
                "  xrayfeat explain pneumonia.xrf person1_virus_6.jpeg -o heat.png",
     )
@@ -214,9 +215,18 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
-    from . import explain as _explain_mod  # noqa: F401  (needs the explain module, issue #15)
+    import importlib.util
 
-    raise ConfigError("xrayfeat explain is not available in this version.")
+    from .explain import explain
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise ConfigError("xrayfeat explain draws with matplotlib: pip install 'xrayfeat[plot]'.")
+    model = _load(args.model)
+    e = explain(model, args.image)
+    out = e.save_png(args.output, args.image)
+    inside = "no lung mask" if e.inside_lungs != e.inside_lungs else f"{e.inside_lungs:.0%} of the evidence in the lungs"
+    _say(f"{args.image}: {e.label} (p={e.probability:.3f}; {e.method}; {inside}); heatmap written to {out}")
+    return 0
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:

@@ -29,8 +29,9 @@ MAX_PIXELS = 2**25
 CLASS_NAMES = {"NORMAL": "normal", "PNEUMONIA": "pneumonia", "BACTERIA": "bacterial pneumonia",
                "VIRUS": "viral pneumonia"}
 
-# Outline colour (BGR): a cyan that stays visible on grey films and under the heatmap.
-_OUTLINE = (255, 220, 0)
+# Lung outline in yellow (BGR), as in plot_explanation; heatmap opacity as its default alpha.
+_OUTLINE = (0, 230, 255)
+_HEAT_ALPHA = 0.6
 
 
 class UploadError(XrayfeatError):
@@ -63,22 +64,6 @@ def _display_size(shape: tuple[int, int]) -> tuple[int, int]:
     return max(1, round(rows * scale)), max(1, round(cols * scale))
 
 
-def _lung_mask(model: Any, image: np.ndarray) -> np.ndarray:
-    """The lung mask the model's extractor finds, mapped back onto ``image``.
-
-    The extractor segments the film stretched to ``image_size`` squared; doing the
-    same here shows the outline the features were computed inside.
-    """
-    import cv2
-
-    from ..preprocess import resize_to
-    from ..segment import segment_lungs
-
-    size = model.features_.image_size
-    mask = segment_lungs(resize_to(image, size, size))
-    return cv2.resize(mask.view(np.uint8), image.shape[::-1], interpolation=cv2.INTER_NEAREST).astype(bool)
-
-
 def _film_with_outline(image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     import cv2
 
@@ -93,25 +78,24 @@ def _film_with_outline(image: np.ndarray, mask: np.ndarray | None) -> np.ndarray
 
 
 def _heatmap_overlay(image: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
-    """The film in grey with the heatmap blended over it (diverging if signed)."""
+    """The film in grey with the signed heatmap blended over it, BGR uint8.
+
+    The conventions of :func:`xrayfeat.plot_explanation`, drawn with OpenCV (fast,
+    no matplotlib): red towards the predicted label, blue away from it, the same
+    colour limit, and opacity growing with the square root of the attribution.
+    """
     import cv2
+
+    from ..plots import _heat_scale
 
     rows, cols = _display_size(image.shape)
     grey = cv2.resize(image, (cols, rows), interpolation=cv2.INTER_AREA)
-    heat = cv2.resize(np.nan_to_num(heatmap.astype(np.float32)), (cols, rows), interpolation=cv2.INTER_LINEAR)
-    base = np.repeat(grey[..., None], 3, axis=2)
-    if (heat < 0).any():
-        # Signed evidence: red towards the decision's class, blue against, clear at zero.
-        scale = float(np.abs(heat).max()) or 1.0
-        t = np.clip(heat / scale, -1, 1)[..., None]
-        colour = np.where(t >= 0, np.array([0.15, 0.2, 0.95]), np.array([0.95, 0.45, 0.1]))
-        alpha = 0.75 * np.abs(t)
-    else:
-        scale = float(heat.max()) or 1.0
-        t = (heat / scale)[..., None]
-        colour = cv2.applyColorMap((t[..., 0] * 255).astype(np.uint8), cv2.COLORMAP_INFERNO) / 255.0
-        alpha = 0.65 * t
-    out = base * (1 - alpha) + colour * alpha
+    heat = cv2.resize(np.nan_to_num(heatmap).astype(np.float32), (cols, rows), interpolation=cv2.INTER_LINEAR)
+    t = np.clip(heat / _heat_scale(heatmap), -1, 1)[..., None]
+    towards, away = np.array([0.17, 0.1, 0.75]), np.array([0.68, 0.4, 0.13])  # BGR of RdBu's ends
+    colour = np.where(t >= 0, towards, away)
+    alpha = _HEAT_ALPHA * np.sqrt(np.abs(t))
+    out = grey[..., None] * (1 - alpha) + colour * alpha
     return (np.clip(out, 0, 1) * 255).round().astype(np.uint8)
 
 
@@ -161,7 +145,7 @@ def _decode(data: bytes, name: str, *, target_size: int) -> tuple[np.ndarray, st
 
 
 def analyse(model: Any, data: bytes, *, name: str = "upload", images: bool = True) -> dict[str, Any]:
-    """Classify one uploaded film and draw what the page shows.
+    """Classify one uploaded film, explain it and draw what the page shows.
 
     Parameters
     ----------
@@ -179,45 +163,37 @@ def analyse(model: Any, data: bytes, *, name: str = "upload", images: bool = Tru
     dict
         ``file``, ``label``, ``name`` (readable label), ``probabilities``
         (class -> float, ``model.classes_`` order), ``threshold``, ``shape``
-        (decoded rows, cols), ``lungs`` (``plausible``, ``reason``: the outline
-        check; an implausible mask means the model used a central crop),
-        ``inside_lungs`` (share of the explanation's evidence inside the
-        lungs, or None), ``warning`` (decoder damage, or ""), and with
-        ``images``: ``film_png`` and ``heatmap_png`` (None when no explanation
-        is available).
+        (rows, cols as read for the model), ``lungs_found`` (False: the lung
+        mask was implausible and the model read a central crop),
+        ``inside_lungs`` (share of the positive attribution inside the lungs,
+        None without a mask), ``method`` (of :func:`xrayfeat.explain`),
+        ``warning`` (decoder damage, or ""), and with ``images``: ``film_png``
+        and ``heatmap_png`` (PNG data URLs, at most :data:`DISPLAY_SIDE` px).
 
     Raises
     ------
     UploadError
         With the HTTP status for the problem (415 not an image, 422 unusable).
     """
-    from ..segment import check_lung_mask
+    from ..explain import explain
 
     image, damage = _decode(data, name, target_size=model.features_.image_size)
     proba = model.predict_proba([image])[0]
     label = str(model.labels_from_proba(proba[None, :])[0])
     classes = [str(c) for c in model.classes_]
-    mask = _lung_mask(model, image)
-    plausible, reason = check_lung_mask(mask)
-    explanation = _explain(model, image)
+    e = explain(model, image)
+    inside = float(e.inside_lungs)
     out: dict[str, Any] = {
         "file": name, "label": label, "name": CLASS_NAMES.get(label.upper(), label),
         "probabilities": {c: float(p) for c, p in zip(classes, proba)},
         "threshold": None if model.threshold_ is None else float(model.threshold_),
         "shape": [int(s) for s in image.shape],
-        "lungs": {"plausible": bool(plausible), "reason": reason},
-        "inside_lungs": None if explanation is None else float(explanation.inside_lungs),
+        "lungs_found": e.lung_mask is not None and not e.crop_fallback,
+        "inside_lungs": None if np.isnan(inside) else inside,
+        "method": e.method,
         "warning": damage,
     }
     if images:
-        out["film_png"] = _png(_film_with_outline(image, mask))
-        out["heatmap_png"] = None if explanation is None else _png(_heatmap_overlay(image, explanation.heatmap))
+        out["film_png"] = _png(_film_with_outline(image, e.lung_mask))
+        out["heatmap_png"] = _png(_heatmap_overlay(image, e.heatmap))
     return out
-
-
-def _explain(model: Any, image: np.ndarray) -> Any:
-    try:
-        from ..explain import explain
-    except ImportError:
-        return None
-    return explain(model, image)
