@@ -22,7 +22,7 @@ SAMPLE_TEST = sample_path() / "test"
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("cli") / "demo.xrf"
-    assert main(["fit", "--sample", "-o", str(path)]) == 0
+    assert main(["fit", "--sample", "-o", str(path), "--cv", "3"]) == 0
     return path
 
 
@@ -99,10 +99,13 @@ def test_the_console_entry_point_runs_in_a_fresh_interpreter(model_file, tmp_pat
                         cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.splitlines()[1].startswith(str(film))
-    usage = subprocess.run([sys.executable, "-m", "xrayfeat.cli", "predict", str(model_file)],
-                           cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert usage.returncode == 2 and "Traceback" not in usage.stderr
-    assert "the following arguments are required: IMAGE" in usage.stderr
+
+
+def test_a_usage_error_exits_2_with_argparse_s_message(model_file, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["predict", str(model_file)])
+    assert exit_.value.code == 2
+    assert "the following arguments are required: IMAGE" in capsys.readouterr().err
 
 
 def test_explain_writes_a_png_and_names_the_decision(model_file, tmp_path, capsys):
@@ -116,3 +119,10 @@ def test_explain_writes_a_png_and_names_the_decision(model_file, tmp_path, capsy
     assert f"{film}: {e.label} (p={e.probability:.3f}; linear;" in err and str(out) in err
     assert main(["explain", str(model_file), str(tmp_path / "nothing.png"), "-o", str(out)]) == 2
     assert "no such image file" in capsys.readouterr().err
+
+
+def test_serve_without_the_web_extra_says_how_to_install_it(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "flask", None)  # as if Flask were not installed
+    assert main(["serve"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "xrayfeat: error: xrayfeat serve needs the optional Flask package: pip install 'xrayfeat[web]'")

@@ -71,9 +71,10 @@ def _add_predict(sub: Any) -> None:
     p = sub.add_parser(
         "predict", formatter_class=_Formatter,
         help="classify films with a saved model, write a CSV",
-        description="Classify films with a saved model. The CSV has one row per file: file, label, "
-                    "the probability of each class (p_<class>), the model's threshold and, for a "
-                    "file that could not be read, the reason (its label and probabilities empty). "
+        description="Classify films with a saved model. The CSV has one row per file: image (its "
+                    "path), label, the probability of each class (p_<class>), the model's threshold "
+                    "and error: for a file that could not be read, the reason (its label and "
+                    "probabilities empty). "
                     "Skipped files are also listed on stderr.",
         epilog="examples:\n"
                "  xrayfeat predict pneumonia.xrf new_films/ -o preds.csv\n"

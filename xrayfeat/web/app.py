@@ -187,6 +187,7 @@ def serve(model: Any = None, *, host: str = "127.0.0.1", port: int = DEFAULT_POR
     ready : callable or None, default=None
         Called with the server once it listens (tests use it to stop it).
     """
+    _flask()  # before fitting anything: say at once that the extra is missing
     note = ""
     if model is None:
         t0 = time.perf_counter()
