@@ -216,6 +216,11 @@ SCHEMA: dict[str, Any] = {
         "threshold": Float(0.0, 1.0),
     },
     "shortcuts": {"enabled": Bool},
+    "explain": {
+        "enabled": Bool,
+        "occlusion_images": Int(0, 100_000),
+        "sheet_images": Int(0, 12),
+    },
     "feature_sets": _MapOf(FEATURE_SET_SCHEMA),
     "preprocessing": _MapOf(ListOf(_PREPROCESS_STEP)),
     "pipeline_defaults": PIPELINE_SCHEMA,

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,7 @@ from xrayfeat.dataset import Dataset
 from .config import PipelineSpec
 from .evaluation import cv_summary, evaluate
 
-__all__ = ["run_pipeline", "learning_curve", "peak_memory", "MEMORY_NOTE"]
+__all__ = ["run_pipeline", "explain_test", "learning_curve", "peak_memory", "MEMORY_NOTE"]
 
 MEMORY_NOTE = (
     "peak resident set size (getrusage ru_maxrss) of the runner process since it "
@@ -85,8 +86,90 @@ def _time_extraction(spec: PipelineSpec, paths: np.ndarray, n: int) -> dict[str,
     return {"extract_ms_per_image": 1000.0 * dt / len(chosen), "extract_timed_images": len(chosen)}
 
 
+def explain_test(model: Any, test: Dataset, proba: np.ndarray, pred: np.ndarray, *,
+                 cfg: dict[str, Any], sheet: Any = None, dpi: int = 100) -> dict[str, Any]:
+    """Where the fitted model looks on the test split: ``inside_lungs`` and a contact sheet.
+
+    Every test image is explained with :func:`xrayfeat.explain` (exact linear or
+    XGBoost contributions); an occlusion model explains ``explain.occlusion_images``
+    of them (a seeded sample: each costs ~70 predictions). The contact sheet shows
+    the ``explain.sheet_images`` most confident correct and wrong predictions.
+
+    Parameters
+    ----------
+    model : XrayClassifier
+        Fitted.
+    test : Dataset
+    proba : ndarray of shape (n_test, n_classes)
+        The model's test probabilities (to pick the sheet's images).
+    pred : ndarray of shape (n_test,)
+        Its labels.
+    cfg : dict
+        Resolved configuration (``explain.*``, ``seed``).
+    sheet : path or None, default=None
+        Where to write the contact sheet (PNG); None draws none.
+    dpi : int, default=100
+
+    Returns
+    -------
+    dict
+        ``method``, ``n`` (images explained for the mean), ``inside_lungs`` (mean
+        share of positive attribution inside the lung mask, over the images where
+        it is defined), ``n_no_mask`` (no plausible lung mask), ``n_undefined``
+        (no mask or no positive attribution), ``inside_lungs_by_label`` (by
+        predicted label), ``ms_per_image``, ``sheet`` (file name, or None) and
+        ``sheet_images``.
+    """
+    import xrayfeat
+    from xrayfeat.explanations import explanation_method
+
+    ex = cfg["explain"]
+    n = len(test)
+    method = explanation_method(model)
+    if method == "occlusion" and ex["occlusion_images"] < n:
+        rng = np.random.default_rng(cfg["seed"])
+        for_mean = np.sort(rng.choice(n, ex["occlusion_images"], replace=False))
+    else:
+        for_mean = np.arange(n)
+    confidence = proba[np.arange(n), np.searchsorted(model.classes_, pred)]
+    correct = pred == test.labels
+    k = ex["sheet_images"] if sheet is not None else 0
+    order = np.argsort(-confidence, kind="stable")
+    for_sheet = [int(i) for i in order if correct[i]][:k] + [int(i) for i in order if not correct[i]][:k]
+    chosen = sorted(set(for_mean.tolist()) | set(for_sheet))
+    t0 = time.perf_counter()
+    explained = dict(zip(chosen, xrayfeat.explain(model, list(test.paths[chosen])) if chosen else []))
+    elapsed = time.perf_counter() - t0
+    inside = np.array([explained[i].inside_lungs for i in for_mean.tolist()], dtype=float)
+    ok = ~np.isnan(inside)  # no plausible lung mask, or no attribution towards the label at all
+    labels = pred[for_mean]
+    out: dict[str, Any] = {
+        "method": method, "n": int(len(for_mean)),
+        "n_no_mask": sum(explained[i].lung_mask is None for i in for_mean.tolist()),
+        "n_undefined": int((~ok).sum()),
+        "inside_lungs": float(inside[ok].mean()) if ok.any() else None,
+        "inside_lungs_by_label": {str(c): float(inside[ok & (labels == c)].mean())
+                                  for c in model.classes_ if (ok & (labels == c)).any()},
+        "ms_per_image": 1000.0 * elapsed / max(len(chosen), 1),
+        "sheet": None, "sheet_images": len(for_sheet),
+    }
+    if for_sheet:
+        from xrayfeat.plots import explanation_title, plot_explanation_sheet
+
+        titles = [f"{'right' if correct[i] else 'WRONG'} (true {test.labels[i]}): "
+                  + explanation_title(explained[i]) for i in for_sheet]
+        try:
+            plot_explanation_sheet([explained[i] for i in for_sheet], list(test.paths[for_sheet]), sheet,
+                                   ncols=max(k, 1), titles=titles, dpi=dpi)
+            out["sheet"] = Path(sheet).name
+        except ImportError:  # matplotlib is optional; the numbers stand without the figure
+            pass
+    return out
+
+
 def run_pipeline(spec: PipelineSpec, train: Dataset, test: Dataset | None, *,
-                 cfg: dict[str, Any], cache: Any, n_jobs: int | None) -> tuple[dict, dict | None]:
+                 cfg: dict[str, Any], cache: Any, n_jobs: int | None,
+                 sheet: Any = None) -> tuple[dict, dict | None]:
     """Cross-validate, fit and evaluate one pipeline.
 
     Parameters
@@ -102,6 +185,9 @@ def run_pipeline(spec: PipelineSpec, train: Dataset, test: Dataset | None, *,
         Shared feature cache.
     n_jobs : int or None
         Parallel jobs for extraction and cross-validation.
+    sheet : path or None, default=None
+        Where to write the contact sheet of explained test predictions
+        (:func:`explain_test`); None draws none.
 
     Returns
     -------
@@ -178,6 +264,9 @@ def run_pipeline(spec: PipelineSpec, train: Dataset, test: Dataset | None, *,
         for j, c in enumerate(classes):
             predictions[f"proba_{c}"] = [float(v) for v in proba[:, j]]
         predictions["pred"] = [str(v) for v in pred]
+        if cfg["explain"]["enabled"]:
+            result["explain"] = explain_test(model, test, proba, pred, cfg=cfg, sheet=sheet,
+                                             dpi=cfg["figures"]["dpi"])
     result["timing"] = timing
     result["memory"] = peak_memory()
     return result, predictions

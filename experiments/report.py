@@ -75,6 +75,9 @@ def flat_row(res: dict[str, Any]) -> dict[str, Any]:
     row["peak_rss_mib"] = res["memory"].get("self_mib")
     if "crop" in res:
         row["crop_fallback_test"] = res["crop"]["fallback_test"]
+    if res.get("explain"):
+        row["explain_method"] = res["explain"]["method"]
+        row["inside_lungs"] = res["explain"]["inside_lungs"]
     return row
 
 
@@ -205,6 +208,47 @@ def _shortcuts_md(shortcuts: dict[str, Any]) -> list[str]:
     return out
 
 
+def _explain_md(results: list[dict[str, Any]], shortcuts: dict[str, Any] | None) -> list[str]:
+    """Where each pipeline looks on the test split: ``inside_lungs`` and the contact sheets."""
+    rows = []
+    swap = (shortcuts or {}).get("pipelines", {})
+    for r in results:
+        e = r.get("explain")
+        if not e:
+            continue
+        by = e.get("inside_lungs_by_label", {})
+        rows.append([r["name"], e["method"], _f(e["inside_lungs"]),
+                     ", ".join(f"{c} {_f(v)}" for c, v in by.items()), f"{e['n']}",
+                     f"{e['n_no_mask']}/{e.get('n_undefined', e['n_no_mask'])}",
+                     _f(swap.get(r["name"], {}).get("swap_balanced_accuracy")),
+                     _f(e["ms_per_image"], 1)])
+    if not rows:
+        return []
+    out = ["## Where does the model look? (explanations of the test predictions)", "",
+           "`xrayfeat.explain` maps each prediction back onto the film: exact per-feature contributions of the "
+           "linear models (weight x standardised feature, summing to the mean calibrated log-odds) and of XGBoost "
+           "(`pred_contribs`), or for the RBF SVM occlusion (each HOG cell, LBP region or feature family reset in "
+           "turn to the training mean), each put on the pixels its feature describes. *In lungs* is the mean share of the positive attribution (towards the "
+           "predicted class) that falls inside the segmented lung mask: a quantitative shortcut score beside the "
+           "chest-swap *swap BalAcc* of the training split (when the diagnostic ran). Whole-film pipelines spread "
+           "attribution over the whole image, so a low share there is the shortcut made visible; lung-crop "
+           "pipelines only see the crop, lungs and mediastinum, so their share is bounded by the lungs' part of "
+           "the crop; LBP and intensity features are computed on the lung mask, so their attribution (exact or "
+           "occluded) lies in the lungs by construction, and HOG, which sees the whole crop, is what moves the "
+           "share. *Undefined*: no plausible lung "
+           "mask, or no attribution towards the label at all (left out of the mean).", ""]
+    out += _table(["pipeline", "method", "in lungs", "by predicted label", "images", "no mask/undefined",
+                   "swap BalAcc", "ms/img"], rows)
+    out.append("")
+    for r in results:
+        sheet = (r.get("explain") or {}).get("sheet")
+        if sheet:
+            out += [f"### {r['name']}: most confident right and wrong test predictions", "",
+                    "Red pushed towards the predicted label, blue away from it; yellow: lung mask; dashed: the "
+                    "lung crop the features saw.", "", f"![explanations {r['name']}](figures/{sheet})", ""]
+    return out
+
+
 def markdown_report(*, run: dict[str, Any], results: list[dict[str, Any]], missing: list[str],
                     published: list[dict[str, Any]], comparisons: list[dict[str, Any]],
                     curve: dict[str, Any] | None, figures: dict[str, str], notes: list[str],
@@ -314,6 +358,7 @@ def markdown_report(*, run: dict[str, Any], results: list[dict[str, Any]], missi
 
     if shortcuts:
         out += _shortcuts_md(shortcuts)
+    out += _explain_md(results, shortcuts)
 
     out += ["## Cost", "",
             "Extraction: full per-image feature pipeline (read, resize, preprocess, crop, features) with the cache "

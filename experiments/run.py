@@ -283,7 +283,12 @@ def run(cfg: dict[str, Any], *, log: Log = _print) -> dict[str, Any]:
             log(f"{tag}: running ...")
             t0 = time.perf_counter()
             try:
-                res, preds = run_pipeline(spec, train, test, cfg=cfg, cache=cache, n_jobs=n_jobs)
+                sheet = None
+                if cfg["figures"]["enabled"] and cfg["explain"]["enabled"] and cfg["explain"]["sheet_images"]:
+                    (rd.path / "figures").mkdir(exist_ok=True)
+                    sheet = rd.path / "figures" / f"explain-{spec.name}.png"
+                res, preds = run_pipeline(spec, train, test, cfg=cfg, cache=cache, n_jobs=n_jobs,
+                                          sheet=sheet)
             except Exception as exc:  # noqa: BLE001 - one broken pipeline must not cost the others
                 failed[spec.name] = f"{type(exc).__name__}: {exc}"
                 atomic_write(rd.pipeline_dir(spec.name) / "error.txt", traceback.format_exc())

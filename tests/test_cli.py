@@ -12,7 +12,7 @@ import pytest
 
 import xrayfeat
 from xrayfeat.cli import main
-from xrayfeat.explain import explain  # not xrayfeat.explain: importing the submodule shadows it
+from xrayfeat import explain
 from xrayfeat.datasets import sample_path
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@ from scipy.special import expit, logit
 
 import xrayfeat
 from xrayfeat import ConfigError, NotFittedError, XrayClassifier, XrayfeatError
-from xrayfeat.explain import _members, explain, explanation_method
+from xrayfeat.explanations import _members, explain, explanation_method
 from xrayfeat.features import GLCM, HOG, LBP, Intensity, Zones
 
 from _synthetic import synthetic_cxr
@@ -55,12 +55,10 @@ def logreg(blob_data):
 
 @pytest.fixture(scope="module")
 def models(blob_data, logreg):
-    # gamma well below "scale": with 32 training films the default RBF is so local that
-    # hiding any part of a film moves it away from every support vector alike.
     return {
         "logreg": logreg,
         "linear-svm": _fit(blob_data, "linear-svm"),
-        "svm": _fit(blob_data, "svm", classifier_params={"gamma": 3e-5}),
+        "svm": _fit(blob_data, "svm"),
         "xgboost": _fit(blob_data, "xgboost", classifier_params={"n_estimators": 30}),
     }
 
@@ -206,7 +204,7 @@ def test_tree_contributions_sum_to_the_mean_margin(models, held_out):
     assert len(hits) >= 3 and all(hits)
 
 
-@pytest.mark.parametrize("name", ["svm", "xgboost", "logreg"])
+@pytest.mark.parametrize("name", ["svm", "logreg"])
 def test_occlusion_finds_the_blob(models, held_out, name):
     explanations = explain(models[name], [film for film, _ in held_out], method="occlusion")
     found = [_peak_on_blob(e, spot) for e, (_, spot) in zip(explanations, held_out) if e.label == "B"]
@@ -214,7 +212,29 @@ def test_occlusion_finds_the_blob(models, held_out, name):
     for e in explanations:
         assert e.method == "occlusion" and e.contributions is None and np.isnan(e.baseline)
         assert e.score == pytest.approx(logit(e.probability), abs=1e-6)
-        assert e.inside_lungs > 0.5
+        assert e.inside_lungs > 0.6
+
+
+def test_occlusion_agrees_with_the_exact_linear_heatmap(logreg, held_out):
+    films = [film for film, _ in held_out]
+    for exact, occluded in zip(explain(logreg, films), explain(logreg, films, method="occlusion")):
+        assert np.corrcoef(exact.heatmap.ravel(), occluded.heatmap.ravel())[0, 1] > 0.9
+        assert set(occluded.family_totals) == {"hog", "lbp", "intensity"}
+
+
+def test_occlusion_needs_standardised_features(models, held_out):
+    with pytest.raises(ConfigError, match="training mean"):
+        explain(models["xgboost"], held_out[0][0], method="occlusion")
+
+
+def test_feature_parts():
+    hog = HOG()
+    parts = hog.feature_parts((64, 64))  # 4 x 4 cells, 3 x 3 blocks of 2 x 2 cells
+    assert parts.shape == (hog.n_features((64, 64)),) and set(parts.tolist()) == set(range(16))
+    assert np.bincount(parts).tolist() == [9 * n for n in (1, 2, 2, 1, 2, 4, 4, 2, 2, 4, 4, 2, 1, 2, 2, 1)]
+    lbp = LBP(scales=[(8, 1), (16, 2)], grid=(2, 2))
+    assert np.bincount(lbp.feature_parts((64, 64))).tolist() == [10 + 18] * 4
+    assert not Intensity().feature_parts((64, 64)).any()
 
 
 # --------------------------------------------------------------------- batch, files, errors
@@ -259,8 +279,6 @@ def test_bad_input(logreg, blob_data):
         explain(logreg, film, method="saliency")
     with pytest.raises(ConfigError, match="does not apply"):
         explain(logreg, film, method="tree-contribs")
-    with pytest.raises(ConfigError, match="grid"):
-        explain(logreg, film, method="occlusion", grid=1)
     with pytest.raises(ConfigError, match="no images"):
         explain(logreg, [])
     with pytest.raises(ConfigError, match="image array must be"):
@@ -272,5 +290,12 @@ def test_bad_input(logreg, blob_data):
 
 
 def test_explain_does_not_import_matplotlib():
-    code = "import sys, xrayfeat.explain; sys.exit('matplotlib' in sys.modules)"
+    code = "import sys, xrayfeat.explanations; sys.exit('matplotlib' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_public_names_resolve_to_the_function_and_class():
+    import xrayfeat.explanations  # importing the module must not shadow the function
+
+    assert callable(xrayfeat.explain) and xrayfeat.explain is xrayfeat.explanations.explain
+    assert xrayfeat.Explanation is xrayfeat.explanations.Explanation

@@ -22,6 +22,7 @@ SMALL = [
     "cv.folds=3", "evaluation.n_boot=50", "evaluation.timing_images=2",
     "figures.overlay_images=2", "figures.dpi=40", "learning_curve.fractions=[0.5, 1.0]",
     "shortcuts.enabled=false",  # covered by test_package's run of the documented command
+    "explain.occlusion_images=3", "explain.sheet_images=1",
     'pipelines=[{features = "hog", classifier = "svm", crop_lungs = false}, '
     '{features = "lbp+intensity", classifier = "svm", crop_lungs = true}]',
 ]
@@ -112,6 +113,18 @@ def test_outputs_exist_and_parse(sample_run):
         assert (d / res["figures"][fig]).is_file(), fig
         assert f"]({res['figures'][fig]})" in report
     assert (d / "config.toml").is_file() and json.loads((d / "environment.json").read_text())["seed"] == 0
+
+
+def test_explanations_of_the_test_split(sample_run):
+    d = sample_run["dir"]
+    report = (d / "report.md").read_text()
+    assert "## Where does the model look?" in report
+    for res in sample_run["result"]["pipelines"]:
+        e = res["explain"]
+        assert e["method"] == "occlusion" and e["n"] == 3  # SVMs: a seeded sample of the test split
+        assert e["inside_lungs"] is None or 0.0 <= e["inside_lungs"] <= 1.0
+        assert (d / "figures" / e["sheet"]).is_file() and f"(figures/{e['sheet']})" in report
+        assert e["sheet_images"] == 2  # the most confident right and wrong prediction
 
 
 def test_cv_and_test_metrics_are_consistent(sample_run):

@@ -11,7 +11,7 @@ import pytest
 
 import xrayfeat
 from xrayfeat.datasets import sample_path
-from xrayfeat.explain import explain  # not xrayfeat.explain: importing the submodule shadows it
+from xrayfeat import explain
 
 pytest.importorskip("flask")  # the optional 'web' extra (in the 'test' extra, so CI has it)
 

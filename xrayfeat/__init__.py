@@ -76,8 +76,8 @@ _LAZY = {
     "swap_lungs": "shortcuts",
     "ShortcutReport": "shortcuts",
     # explanations
-    "explain": "explain",
-    "Explanation": "explain",
+    "explain": "explanations",
+    "Explanation": "explanations",
     "plot_explanation": "plots",
     "save_explanation": "plots",
     # deployment prevalence

@@ -218,7 +218,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 def _cmd_explain(args: argparse.Namespace) -> int:
     import importlib.util
 
-    from .explain import explain
+    from .explanations import explain
 
     if importlib.util.find_spec("matplotlib") is None:
         raise ConfigError("xrayfeat explain draws with matplotlib: pip install 'xrayfeat[plot]'.")

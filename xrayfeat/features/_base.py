@@ -197,6 +197,26 @@ class FeatureFamily:
         img, c, m = self._attribution_inputs(contributions, image, mask)
         return spread(float(c.sum()), img.shape, m)
 
+    def feature_parts(self, shape: tuple[int, int]) -> np.ndarray:
+        """Which part of the image each feature describes, as a part number per feature.
+
+        Used by occlusion explanations (:func:`xrayfeat.explain`), which reset one
+        part's features at a time: features with the same number describe the same
+        pixels (a HOG cell, an LBP grid region). This base version puts every
+        feature in part 0 (the family describes the image as a whole).
+
+        Parameters
+        ----------
+        shape : (int, int)
+            Image shape (rows, cols).
+
+        Returns
+        -------
+        ndarray of shape (n_features,), dtype int
+            Part numbers 0 .. n_parts - 1, every number used.
+        """
+        return np.zeros(self.n_features(shape), dtype=np.intp)
+
     def _attribution_inputs(self, contributions: Any, image: Any, mask: Any
                             ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Checked (image, contributions as float64, mask or None) for :meth:`attribution_map`."""

@@ -259,3 +259,15 @@ class HOG(FeatureFamily):
         nr, nc = cells.shape
         work[:nr * size, :nc * size] = np.kron(cells / size**2, np.ones((size, size)))
         return resize_amounts(work, img.shape)
+
+    def feature_parts(self, shape: tuple[int, int]) -> np.ndarray:
+        """Cell of every feature, numbered row-major over the image's cells (see
+        :meth:`FeatureFamily.feature_parts`)."""
+        self.check_shape(shape)
+        p = self.params
+        br, bc = self._grid(shape)
+        b = p.block_size
+        r = np.arange(br)[:, None, None, None] + np.arange(b)[None, None, :, None]
+        c = np.arange(bc)[None, :, None, None] + np.arange(b)[None, None, None, :]
+        cells = r * (bc + b - 1) + c  # (br, bc, b, b)
+        return np.repeat(cells[..., None], p.orientations, axis=4).ravel().astype(np.intp)

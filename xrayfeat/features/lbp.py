@@ -531,3 +531,11 @@ class LBP(FeatureFamily):
         on_mask = np.where(covered, per_region / np.maximum(n_inside, 1), 0.0)
         on_region = np.where(covered, 0.0, per_region / n_all)
         return on_region[labels] + np.where(inside, on_mask[labels], 0.0)
+
+    def feature_parts(self, shape: tuple[int, int]) -> np.ndarray:
+        """Grid region of every feature, row-major, for all scales (see
+        :meth:`FeatureFamily.feature_parts`)."""
+        self.check_shape(shape)
+        n = self.params.grid[0] * self.params.grid[1]
+        return np.concatenate([np.repeat(np.arange(n), n_bins(P, self.params.method))
+                               for P, _ in self.params.scales]).astype(np.intp)

@@ -151,3 +151,9 @@ class Zones(FeatureFamily):
             for band, amount in ((left_band, left + shared), (right_band, right + shared)):
                 out += spread(float(amount), img.shape, band if band.any() else m)
         return out
+
+    def feature_parts(self, shape: tuple[int, int]) -> np.ndarray:
+        """Zone of every feature, from the top (both lungs' bands of a zone together;
+        see :meth:`FeatureFamily.feature_parts`)."""
+        n = self.params.zones
+        return np.repeat(np.arange(n), len(_PARTS) * len(_STATS)).astype(np.intp)

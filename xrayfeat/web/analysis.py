@@ -175,7 +175,7 @@ def analyse(model: Any, data: bytes, *, name: str = "upload", images: bool = Tru
     UploadError
         With the HTTP status for the problem (415 not an image, 422 unusable).
     """
-    from ..explain import explain
+    from ..explanations import explain
 
     image, damage = _decode(data, name, target_size=model.features_.image_size)
     proba = model.predict_proba([image])[0]

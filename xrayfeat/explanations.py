@@ -27,13 +27,19 @@ negative values away from it. Three methods, chosen by the model:
     to the mean margin (calibration is monotone and not undone). Mapped to pixels
     as above.
 
-``"occlusion"`` (any model; the default for the RBF SVM): approximate.
-    The families' input (the lung crop at ``image_size``) is cut into a
-    ``grid x grid`` lattice; each cell in turn is replaced by the image blurred
-    at the cell's scale (removing its edges and texture, keeping the local grey
-    level) and the features recomputed. A cell's value is the drop in the
-    calibrated log-odds of the predicted class when it is hidden, spread over the
-    cell. ``Explanation.contributions`` is then None.
+``"occlusion"`` (models with standardised features; the default for the RBF SVM): approximate.
+    Each *part* of the image as the families see it (a HOG cell, an LBP grid
+    region, a lung zone; a family without geometry, such as the intensity
+    statistics, as a whole: :meth:`~xrayfeat.features.FeatureFamily.feature_parts`)
+    is hidden in turn by resetting its features to their training mean (the
+    mean of the ensemble members' scalers): the average film's value, neutral
+    for the model, where filling pixels would not be (a flat patch reads as an
+    opacity). The part's value is the drop of the calibrated log-odds of the
+    predicted label, shared evenly by its features and mapped to pixels as above.
+    For a linear model this reproduces the exact heatmap closely (correlation
+    0.97-0.99 in the tests). One prediction per part: ~70 for the defaults.
+    ``Explanation.contributions`` is then None (the parts' values need not add
+    up to the score).
 
 ``Explanation.inside_lungs`` is the share of the positive attribution that falls
 inside the lung mask (segmented on the working image, as for the crop; NaN when
@@ -57,9 +63,8 @@ __all__ = ["Explanation", "explain", "explanation_method", "EXPLAIN_METHODS"]
 
 #: Names of the explanation methods, see the module docstring.
 EXPLAIN_METHODS = ("linear", "tree-contribs", "occlusion")
-#: Occlusion lattice (cells a side) of the families' input image.
-DEFAULT_OCCLUSION_GRID = 8
-_WINDOW = 2
+# Images per batch: bounds the intermediates (prepared images, contributions) of long lists.
+_BATCH = 64
 
 
 @dataclasses.dataclass(repr=False)
@@ -84,8 +89,9 @@ class Explanation:
         How the heatmap was made (see the module docstring).
     score : float
         The explained score, oriented towards ``label``: the mean calibrated
-        log-odds (linear), mean booster margin (tree-contribs) or the calibrated
-        log-odds of ``label`` (occlusion).
+        log-odds (linear) or mean booster margin (tree-contribs), both under the
+        training class mix, or the calibrated log-odds of ``probability``
+        (occlusion).
     baseline : float
         The part of ``score`` no feature explains (intercepts, bias); for
         occlusion NaN.
@@ -94,7 +100,8 @@ class Explanation:
         ``model.features_.get_feature_names_out()``; ``contributions.sum() +
         baseline == score``. None for occlusion.
     family_totals : dict of str to float
-        Sum of the contributions of each feature family (occlusion: empty).
+        Sum of the contributions of each feature family (occlusion: of its
+        parts' values).
     lung_mask : ndarray of bool of shape (rows, cols), or None
         The lung mask in the image's coordinates; None if segmentation gave no
         plausible mask.
@@ -174,13 +181,15 @@ class _Member:
     ``pipeline`` is the fitted ``Pipeline([scaler,] model)``; the member's
     calibrated log-odds for its score column k are ``slope[k] * f_k + offset[k]``
     (1 and 0 without sigmoid calibration); ``booster`` is the XGBoost booster
-    (or None).
+    (or None); ``feature_mean`` the mean of the features it was fitted on, from
+    its scaler (None without one).
     """
 
     pipeline: Any
     slope: np.ndarray
     offset: np.ndarray
     booster: Any = None
+    feature_mean: np.ndarray | None = None
 
 
 def _members(model: Any) -> list[_Member]:
@@ -211,8 +220,9 @@ def _members(model: Any) -> list[_Member]:
         n = max(len(calibrators), 1)
         slope = np.array([-c.a_ for c in calibrators]) if sigmoid else np.ones(n)
         offset = np.array([-c.b_ for c in calibrators]) if sigmoid else np.zeros(n)
+        mean = getattr(pipe[0], "mean_", None) if len(pipe) > 1 else None
         out.append(_Member(pipe, slope.astype(np.float64).ravel(), offset.astype(np.float64).ravel(),
-                           booster))
+                           booster, mean))
     return out
 
 
@@ -358,39 +368,39 @@ def _inside(heatmap: np.ndarray, lungs: np.ndarray | None) -> float:
     return float(positive[lungs].sum()) / total if total > 0 else float("nan")
 
 
-def _occlusion_maps(model: Any, spec: Any, prep: Any, label: Any, grid: int) -> tuple[np.ndarray, float]:
-    """(per-pixel drop of the label's log-odds when it is hidden, the label's log-odds).
+def _parts(spec: Any) -> tuple[np.ndarray, int]:
+    """Part number of every feature over all families (each family's parts numbered on)."""
+    out, n = [], 0
+    for fam in spec.families:
+        p = fam.feature_parts(spec.shape)
+        out.append(p + n)
+        n += int(p.max()) + 1 if p.size else 0
+    return np.concatenate(out), n
 
-    Windows of 2 x 2 cells of a ``grid x grid`` lattice, moved one cell at a time
-    (and overhanging the edges, so every cell is hidden by four windows), are
-    filled with their mean grey level; a pixel gets the mean drop of the windows
-    that hid it, per pixel of the window.
+
+def _occlusion_contributions(model: Any, members: list[_Member], spec: Any, F: np.ndarray,
+                             k_label: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(per-feature share of each part's drop (n, d), the label's log-odds (n,)).
+
+    Every part (a HOG cell, an LBP region, a family without geometry as a whole)
+    is reset in turn to the training mean of its features, the average film's
+    value and so neutral for the model; the drop of the label's calibrated
+    log-odds is the part's value, shared evenly by its features.
     """
-    from .extract import family_vector
-
-    img = prep.image
-    rows, cols = img.shape
-    r_edges = np.linspace(0, rows, grid + 1).round().astype(int)
-    c_edges = np.linspace(0, cols, grid + 1).round().astype(int)
-    span = _WINDOW
-    windows = [(r_edges[max(i, 0)], r_edges[min(i + span, grid)],
-                c_edges[max(j, 0)], c_edges[min(j + span, grid)])
-               for i in range(1 - span, grid) for j in range(1 - span, grid)]
-    F = np.empty((len(windows) + 1, len(model.features_.feature_names_out_)), dtype=np.float32)
-    F[0] = family_vector(img, prep.mask, spec)
-    hidden = img.copy()
-    for k, (r0, r1, c0, c1) in enumerate(windows, start=1):
-        hidden[r0:r1, c0:c1] = img[r0:r1, c0:c1].mean()
-        F[k] = family_vector(hidden, prep.mask, spec)
-        hidden[r0:r1, c0:c1] = img[r0:r1, c0:c1]
-    k_label = int(np.searchsorted(model.classes_, label))
-    s = _log_odds(model.predict_proba_from_features(F)[:, k_label])
-    total = np.zeros(img.shape, dtype=np.float64)
-    count = np.zeros(img.shape, dtype=np.float64)
-    for (r0, r1, c0, c1), drop in zip(windows, s[0] - s[1:]):
-        total[r0:r1, c0:c1] += drop / ((r1 - r0) * (c1 - c0))
-        count[r0:r1, c0:c1] += 1
-    return total / np.maximum(count, 1), float(s[0])
+    baseline = np.mean([m.feature_mean for m in members], axis=0)
+    parts, n_parts = _parts(spec)
+    size = np.bincount(parts, minlength=n_parts)
+    contrib = np.empty(F.shape, dtype=np.float64)
+    score = np.empty(len(F))
+    for i, x in enumerate(F):
+        X = np.repeat(x[None, :], n_parts + 1, axis=0)
+        hidden = np.arange(1, n_parts + 1)[parts]  # row of X in which feature j is reset
+        X[hidden, np.arange(len(x))] = baseline
+        s = _log_odds(model.predict_proba_from_features(X)[:, k_label[i]])
+        drop = s[0] - s[1:]
+        contrib[i] = (drop / size)[parts]
+        score[i] = s[0]
+    return contrib, score
 
 
 # ------------------------------------------------------------------------- public
@@ -403,8 +413,7 @@ def _is_single(images: Any) -> bool:
     return False
 
 
-def explain(model: Any, images: Any, *, method: str = "auto",
-            grid: int = DEFAULT_OCCLUSION_GRID) -> Explanation | list[Explanation]:
+def explain(model: Any, images: Any, *, method: str = "auto") -> Explanation | list[Explanation]:
     """Explain the predictions of a fitted model: which pixels drove them.
 
     Parameters
@@ -417,11 +426,9 @@ def explain(model: Any, images: Any, *, method: str = "auto",
         :func:`xrayfeat.predict`) give a list, computed in one batch.
     method : {"auto", "linear", "tree-contribs", "occlusion"}, default="auto"
         "auto" picks :func:`explanation_method` (linear for logreg and linear
-        SVM, tree-contribs for XGBoost, occlusion otherwise). "occlusion" works
-        for every model; the other two only for their model type.
-    grid : int, default=8
-        Occlusion only: cells a side of the lattice hidden in turn (16 px cells
-        on the default 128 px lung crop), in [2, 32].
+        SVM, tree-contribs for XGBoost, occlusion for the RBF SVM). "occlusion"
+        also works for the linear models (to compare); the other two only for
+        their model type.
 
     Returns
     -------
@@ -435,14 +442,14 @@ def explain(model: Any, images: Any, *, method: str = "auto",
     ------
     ConfigError
         For a model that is not a fitted XrayClassifier, an unknown or
-        inapplicable ``method``, an invalid ``grid`` or an invalid image array.
+        inapplicable ``method`` or an invalid image array.
     ImageReadError
         For an unreadable image file.
 
     Notes
     -----
     The methods, and the exact definition of the explained score, are in the
-    module docstring (:mod:`xrayfeat.explain`). Labels and probabilities are
+    module docstring (:mod:`xrayfeat.explanations`). Labels and probabilities are
     those of :func:`xrayfeat.predict` and :func:`xrayfeat.predict_proba`.
 
     Examples
@@ -454,52 +461,62 @@ def explain(model: Any, images: Any, *, method: str = "auto",
     ('PNEUMONIA', 0.97, 0.81)
     """
     from .api import resolve_images
-    from .extract import family_vector, prepare_image, read_source
 
     model = _check_model(model)
     if method != "auto" and method not in EXPLAIN_METHODS:
         raise ConfigError(f"unknown explanation method {method!r}; expected 'auto' or one of "
                           f"{list(EXPLAIN_METHODS)}.")
-    if isinstance(grid, bool) or not isinstance(grid, (int, np.integer)) or not 2 <= grid <= 32:
-        raise ConfigError(f"grid must be an int in [2, 32]; got {grid!r}.")
     default = explanation_method(model)
     chosen = default if method == "auto" else method
-    if chosen != "occlusion" and chosen != default:
-        raise ConfigError(f"method={chosen!r} does not apply to this {model.classifier!r} model; "
-                          f"use {default!r} or 'occlusion'.")
+    members = _members(model)
+    occludable = all(m.feature_mean is not None for m in members)
+    if chosen != default and (chosen != "occlusion" or not occludable):
+        hint = "" if default == "occlusion" or not occludable else " or 'occlusion'"
+        why = (" (occlusion resets features to their training mean, which only models that "
+               "standardise their features keep)" if chosen == "occlusion" else "")
+        raise ConfigError(f"method={chosen!r} does not apply to this {model.classifier!r} model{why}; "
+                          f"use {default!r}{hint}.")
     single = _is_single(images)
     sources = resolve_images(images)
     if not sources:
         raise ConfigError("no images to explain.")
     spec = model.features_._fitted_spec()
+    out: list[Explanation] = []
+    for start in range(0, len(sources), _BATCH):
+        out += _explain_batch(model, members, spec, sources[start:start + _BATCH], chosen)
+    return out[0] if single else out
+
+
+def _explain_batch(model: Any, members: list[_Member], spec: Any, sources: list,
+                   method: str) -> list[Explanation]:
+    from .extract import family_vector, prepare_image, read_source
+
     preps = [prepare_image(read_source(s, spec), spec, segment=True) for s in sources]
     F = np.stack([family_vector(p.image, p.mask, spec) for p in preps])
     proba = model.predict_proba_from_features(F)
     labels = model.labels_from_proba(proba)
     k_label = np.searchsorted(model.classes_, labels)
     col, sign = _oriented_index(model, labels)
-    contrib = base = None
-    if chosen == "linear":
-        contrib, base = _linear_contributions(_members(model), F, col, sign)
-    elif chosen == "tree-contribs":
-        contrib, base = _tree_contributions(_members(model), F, col, sign)
+    if method == "linear":
+        contrib, base = _linear_contributions(members, F, col, sign)
+        scores = contrib.sum(axis=1) + base
+    elif method == "tree-contribs":
+        contrib, base = _tree_contributions(members, F, col, sign)
+        scores = contrib.sum(axis=1) + base
+    else:
+        contrib, scores = _occlusion_contributions(model, members, spec, F, k_label)
+        base = np.full(len(F), np.nan)
     out = []
     for i, prep in enumerate(preps):
-        if contrib is None:
-            amounts, score = _occlusion_maps(model, spec, prep, labels[i], grid)
-            totals: dict[str, float] = {}
-            c_i, b_i = None, float("nan")
-        else:
-            amounts, totals = _feature_map(spec, contrib[i], prep.image, prep.mask)
-            c_i, b_i = contrib[i], float(base[i])
-            score = float(c_i.sum() + b_i)
+        amounts, totals = _feature_map(spec, contrib[i], prep.image, prep.mask)
         heatmap = _to_input(amounts, spec, prep.info).astype(np.float32)
         lungs = _input_lungs(prep)
         out.append(Explanation(
             heatmap=heatmap, label=labels[i], probability=float(proba[i, k_label[i]]),
-            threshold=model.threshold_, classes=model.classes_, method=chosen, score=score,
-            baseline=b_i, contributions=c_i, family_totals=totals, lung_mask=lungs,
-            inside_lungs=_inside(heatmap, lungs), crop_box=_input_box(spec, prep.info),
+            threshold=model.threshold_, classes=model.classes_, method=method,
+            score=float(scores[i]), baseline=float(base[i]),
+            contributions=None if method == "occlusion" else contrib[i], family_totals=totals,
+            lung_mask=lungs, inside_lungs=_inside(heatmap, lungs), crop_box=_input_box(spec, prep.info),
             crop_fallback=bool(prep.info.get("crop_fallback", False)),
         ))
-    return out[0] if single else out
+    return out
