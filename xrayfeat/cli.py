@@ -14,7 +14,6 @@ import sys
 import time
 import warnings
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from ._version import __version__
@@ -165,6 +164,7 @@ def _load(path: str):
 def _cmd_fit(args: argparse.Namespace) -> int:
     from .api import fit
     from .datasets import load_sample
+    from .persist import save
 
     if args.sample == (args.data is not None):
         raise ConfigError("give either DATA or --sample (not both, not neither).")
@@ -174,8 +174,6 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     model = fit(data, classifier=args.classifier, threshold=args.threshold, labels=args.labels,
                 cv=args.cv, random_state=args.seed, memory=args.cache, n_jobs=args.jobs)
-    from .persist import save
-
     out = save(model, args.output)
     auc = model.cv_results_["oof"].get("roc_auc")
     threshold = "none" if model.threshold_ is None else f"{model.threshold_:.3f}"
@@ -217,6 +215,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 def _cmd_explain(args: argparse.Namespace) -> int:
     import importlib.util
+    import math
 
     from .explanations import explain
 
@@ -225,7 +224,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     model = _load(args.model)
     e = explain(model, args.image)
     out = e.save_png(args.output, args.image)
-    inside = "no lung mask" if e.inside_lungs != e.inside_lungs else f"{e.inside_lungs:.0%} of the evidence in the lungs"
+    inside = "no lung mask" if math.isnan(e.inside_lungs) else f"{e.inside_lungs:.0%} of the evidence in the lungs"
     _say(f"{args.image}: {e.label} (p={e.probability:.3f}; {e.method}; {inside}); heatmap written to {out}")
     return 0
 

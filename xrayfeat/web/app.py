@@ -200,6 +200,8 @@ def serve(model: Any = None, *, host: str = "127.0.0.1", port: int = DEFAULT_POR
 
     server = make_server(host, port, app, threaded=True)
     log(f"serving on http://{host}:{server.server_port}/ (Ctrl-C to stop)")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        log(f"warning: bound to {host}: other machines can reach the page, and it has no authentication")
     if ready is not None:
         ready(server)
     previous = None
