@@ -184,3 +184,14 @@ def test_the_page_is_self_contained_and_describes_the_model(client, model):
     info = client.get("/api/model").get_json()
     assert info["classes"] == ["NORMAL", "PNEUMONIA"] and info["threshold"] == pytest.approx(model.threshold_)
     assert info["names"]["PNEUMONIA"] == "pneumonia"
+
+
+def test_uploads_stay_in_memory(client, monkeypatch):
+    import werkzeug.formparser
+
+    def no_temporary_file(*args, **kwargs):
+        raise AssertionError("the upload was spooled to a temporary file")
+
+    # Werkzeug's default puts every upload in a SpooledTemporaryFile (on disk past 500 kB).
+    monkeypatch.setattr(werkzeug.formparser, "SpooledTemporaryFile", no_temporary_file)
+    assert _post(client, (FILM.name, FILM.read_bytes())).status_code == 200
