@@ -195,3 +195,15 @@ def test_uploads_stay_in_memory(client, monkeypatch):
     # Werkzeug's default puts every upload in a SpooledTemporaryFile (on disk past 500 kB).
     monkeypatch.setattr(werkzeug.formparser, "SpooledTemporaryFile", no_temporary_file)
     assert _post(client, (FILM.name, FILM.read_bytes())).status_code == 200
+
+
+def test_a_three_class_model_answers_normal_bacterial_viral():
+    model = demo_model("3class")
+    client = create_app(model).test_client()
+    info = client.get("/api/model").get_json()
+    assert info["threshold"] is None and info["decision"] == "the most probable class"
+    assert info["names"] == {"BACTERIA": "bacterial pneumonia", "NORMAL": "normal", "VIRUS": "viral pneumonia"}
+    (r,) = _post(client, (FILM.name, FILM.read_bytes()), query="?images=0").get_json()["results"]
+    p = r["probabilities"]
+    assert set(p) == {"BACTERIA", "NORMAL", "VIRUS"} and sum(p.values()) == pytest.approx(1.0)
+    assert r["label"] == max(p, key=p.get) and r["threshold"] is None
