@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import copy
 import difflib
-import hashlib
 import itertools
-import json
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -35,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from xrayfeat._validation import Predicate, is_int
 from xrayfeat.exceptions import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -74,19 +73,22 @@ EXECUTION_KEYS = ("profile", "run", "compare", "figures", "learning_curve", "sho
 
 
 # ----------------------------------------------------------------------------- schema
-class _Check:
-    """A leaf of the schema: validates one value and describes what is expected."""
+class _Check(Predicate):
+    """A leaf of the schema: the library's predicate-with-description, raising on a key."""
 
     def __init__(self, expected: str, test: Callable[[Any], bool]):
-        self.expected, self.test = expected, test
+        super().__init__(test, expected)
 
-    def __call__(self, value: Any, key: str) -> None:
+    @property
+    def expected(self) -> str:
+        return self.description
+
+    def __call__(self, value: Any, key: str) -> None:  # type: ignore[override]
         if not self.test(value):
             raise ConfigError(f"{key!r} must be {self.expected}; got {value!r}.")
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+_is_int = is_int
 
 
 def _is_num(v: Any) -> bool:
@@ -467,10 +469,12 @@ def _threshold_tag(threshold: str | float) -> str:
     """Short, file-name-safe tag of a threshold objective: ``sens0.96``, ``ppv0.9``, ``t0.5``."""
     if isinstance(threshold, float):
         return f"t{threshold:g}"
-    m = re.match(r"^(specificity|sensitivity)@(sensitivity|precision)>=([0-9.]+)$", threshold)
-    if m:
-        return ("sens" if m.group(2) == "sensitivity" else "ppv") + m.group(3)
-    return threshold.replace("_", "")
+    from xrayfeat.thresholds import parse_objective
+
+    objective = parse_objective(threshold)
+    if objective.bound is not None:
+        return ("sens" if objective.kind.endswith("sensitivity") else "ppv") + objective.name.split(">=")[1]
+    return objective.name.replace("_", "")
 
 
 def _rewrap(key: str, exc: Exception) -> ConfigError:
@@ -562,9 +566,9 @@ def expand_pipelines(cfg: Mapping[str, Any]) -> list[PipelineSpec]:
             if multiclass:
                 # The threshold is binary-only (see default.toml) and XrayClassifier refuses
                 # any but its default on 3 classes; the name above still shows the entry's.
-                from xrayfeat.classifier import _default_threshold
+                from xrayfeat.calibrated import default_param
 
-                threshold = _default_threshold()
+                threshold = default_param("threshold")
             families, family_params = _feature_set(p["features"], cfg, f"{src}.features")
             pre = p["preprocess"]
             if pre not in chains:
@@ -688,5 +692,6 @@ def config_hash(cfg: Mapping[str, Any], extra: Mapping[str, Any] | None = None) 
     """
     material = {k: v for k, v in cfg.items() if k not in EXECUTION_KEYS}
     material["__extra__"] = dict(extra or {})
-    text = json.dumps(material, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
+    from xrayfeat.cache import config_digest
+
+    return config_digest(material, default=str)[:12]

@@ -1,7 +1,8 @@
 """Turning probabilities into the benchmark's numbers (all maths from :mod:`xrayfeat.metrics`).
 
 * :func:`cv_summary` -- per-fold metrics of the out-of-fold probabilities that
-  :class:`xrayfeat.XrayClassifier` keeps in ``cv_results_``, with mean and std.
+  :class:`xrayfeat.XrayClassifier` keeps in ``cv_results_``, with mean and std
+  (the library's :mod:`xrayfeat.metrics.summary`, which also makes ``cv_results_``).
 * :func:`evaluate` -- test-set metrics with patient-level bootstrap intervals.
 
 Binary problems report the metrics in :data:`BINARY_KEYS` at the pipeline's
@@ -19,57 +20,15 @@ from typing import Any
 
 import numpy as np
 
-from xrayfeat.metrics import binary_metrics, bootstrap_ci, multiclass_metrics
+from xrayfeat.metrics import binary_metrics, bootstrap_ci
+from xrayfeat.metrics.summary import BINARY_KEYS, MULTICLASS_KEYS, fold_summary, metric_keys, point_metrics
+
+#: The benchmark's binary positive class (what xrayfeat._labels.positive_class picks
+#: for NORMAL / PNEUMONIA); predictions CSVs name their columns after it.
+POSITIVE = "PNEUMONIA"
 
 __all__ = ["BINARY_KEYS", "MULTICLASS_KEYS", "metric_keys", "point_metrics", "cv_summary", "evaluate"]
 
-BINARY_KEYS = ("accuracy", "balanced_accuracy", "sensitivity", "specificity", "precision",
-               "f1", "roc_auc", "pr_auc", "brier", "ece")
-MULTICLASS_KEYS = ("accuracy", "balanced_accuracy", "macro_f1", "roc_auc", "brier", "ece")
-POSITIVE = "PNEUMONIA"
-
-
-def metric_keys(classes: Sequence[str]) -> list[str]:
-    """Scalar metric names reported for a problem with these classes."""
-    if len(classes) == 2:
-        return list(BINARY_KEYS)
-    return list(MULTICLASS_KEYS) + [f"recall_{c}" for c in classes]
-
-
-def _positive(classes: Sequence[str]) -> str:
-    return POSITIVE if POSITIVE in classes else str(classes[-1])
-
-
-def point_metrics(y: np.ndarray, proba: np.ndarray, classes: Sequence[str],
-                  threshold: float | None, *, ece_bins: int = 10) -> dict[str, Any]:
-    """Full metric dict of one prediction set.
-
-    Parameters
-    ----------
-    y : ndarray of str, shape (n,)
-        True class names.
-    proba : ndarray of shape (n, n_classes)
-        Probabilities, columns in the order of ``classes``.
-    classes : sequence of str
-    threshold : float or None
-        Binary decision threshold on the positive class; unused for 3 classes.
-    ece_bins : int, default=10
-
-    Returns
-    -------
-    dict
-        ``binary_metrics`` or ``multiclass_metrics`` output; multiclass adds
-        flat ``recall_<CLASS>`` keys.
-    """
-    classes = [str(c) for c in classes]
-    if len(classes) == 2:
-        pos = _positive(classes)
-        return binary_metrics(y, proba[:, classes.index(pos)], float(threshold),
-                              pos_label=pos, n_bins=ece_bins)
-    m = multiclass_metrics(y, proba, classes, n_bins=ece_bins)
-    for c in classes:
-        m[f"recall_{c}"] = m["per_class"][c]["recall"]
-    return m
 
 
 class _Memo:
@@ -96,39 +55,8 @@ class _Memo:
 
 def cv_summary(y: np.ndarray, oof_proba: np.ndarray, fold: np.ndarray, classes: Sequence[str],
                threshold: float | None, *, ece_bins: int = 10) -> dict[str, Any]:
-    """Metrics of each cross-validation fold's held-out images, with mean and std.
-
-    Parameters
-    ----------
-    y : ndarray of str, shape (n,)
-    oof_proba : ndarray of shape (n, n_classes)
-        ``cv_results_["oof_proba"]``.
-    fold : ndarray of int, shape (n,)
-        ``cv_results_["fold"]``: the fold in which each image was held out.
-    classes, threshold, ece_bins
-        As in :func:`point_metrics`.
-
-    Returns
-    -------
-    dict
-        ``mean`` and ``std`` (population std across folds) per metric key,
-        ``per_fold`` (list of dicts), ``n_folds``, and ``skipped`` (folds where a
-        metric was undefined, e.g. a class missing).
-    """
-    keys = metric_keys(classes)
-    per_fold, skipped = [], []
-    for k in np.unique(fold):
-        idx = fold == k
-        try:
-            m = point_metrics(y[idx], oof_proba[idx], classes, threshold, ece_bins=ece_bins)
-        except ValueError as exc:  # ConfigError: e.g. a class absent from a tiny fold
-            skipped.append({"fold": int(k), "reason": str(exc)})
-            continue
-        per_fold.append({key: float(m[key]) for key in keys} | {"fold": int(k), "n": int(idx.sum())})
-    out: dict[str, Any] = {"n_folds": int(len(np.unique(fold))), "per_fold": per_fold, "skipped": skipped}
-    out["mean"] = {key: float(np.mean([f[key] for f in per_fold])) for key in keys} if per_fold else {}
-    out["std"] = {key: float(np.std([f[key] for f in per_fold])) for key in keys} if per_fold else {}
-    return out
+    """Per-fold metrics of out-of-fold probabilities (:func:`xrayfeat.metrics.summary.fold_summary`)."""
+    return fold_summary(y, oof_proba, fold, classes, threshold, ece_bins=ece_bins)
 
 
 def _bacterial_vs_viral(y: np.ndarray, proba: np.ndarray, classes: list[str]) -> dict[str, Any] | None:

@@ -14,8 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from xrayfeat.metrics import reliability_bins, threshold_sweep
-
 from .evaluation import POSITIVE
 
 __all__ = ["make_figures", "matplotlib_available"]
@@ -53,14 +51,9 @@ def _save(fig, path: Path, dpi: int) -> Path:
     return path
 
 
-# The part of ROC space where good chest X-ray models differ: at full scale their
-# curves overlap in the top-left corner.
-_ROC_ZOOM = {"fpr": (0.0, 0.3), "tpr": (0.7, 1.0)}
-
-
 def _curves(models: dict[str, dict], y: np.ndarray, classes: list[str], path: Path, dpi: int,
             kind: str) -> Path:
-    from sklearn.metrics import auc, precision_recall_curve, roc_curve
+    from xrayfeat.displays import PrecisionRecallDisplay, RocDisplay
 
     targets = [POSITIVE] if len(classes) == 2 else classes
     # ROC: each target gets the full curve and a zoom on its top-left corner.
@@ -70,113 +63,65 @@ def _curves(models: dict[str, dict], y: np.ndarray, classes: list[str], path: Pa
     for t, cls in enumerate(targets):
         ax = panels[t * per]
         j = classes.index(cls)
-        truth = (y == cls).astype(int)
+        truth = np.where(y == cls, cls, "rest")
         for name, m in models.items():
             style = "--" if m.get("external") else "-"
+            threshold = m.get("threshold") if len(classes) == 2 else None
             if kind == "roc":
-                fpr, tpr, _ = roc_curve(truth, m["proba"][:, j])
-                ax.plot(fpr, tpr, style, lw=1.2, label=f"{name} (AUC {auc(fpr, tpr):.3f})")
-                panels[t * per + 1].plot(fpr, tpr, style, lw=1.2, color=ax.lines[-1].get_color())
+                roc = RocDisplay.from_predictions(truth, m["proba"][:, j], pos_label=cls, threshold=threshold,
+                                                  name=name).plot(ax, linestyle=style)
+                RocDisplay(roc.fpr, roc.tpr, roc.roc_auc, roc.operating_point).plot(
+                    panels[t * per + 1], zoom=True, linestyle=style).line_.set_color(roc.line_.get_color())
             else:
-                prec, rec, _ = precision_recall_curve(truth, m["proba"][:, j])
-                ax.plot(rec, prec, style, lw=1.2, label=name)
-            if len(classes) == 2 and m.get("threshold") is not None:
-                pred = m["proba"][:, j] >= m["threshold"]
-                sens = pred[truth == 1].mean()
-                if kind == "roc":
-                    for a in (ax, panels[t * per + 1]):
-                        a.plot(1 - (~pred[truth == 0]).mean(), sens, "o", ms=4, color=ax.lines[-1].get_color())
-                elif pred.any():
-                    ax.plot(sens, truth[pred].mean(), "o", ms=4, color=ax.lines[-1].get_color())
+                PrecisionRecallDisplay.from_predictions(truth, m["proba"][:, j], pos_label=cls,
+                                                        threshold=threshold, name=name).plot(ax, linestyle=style)
         if kind == "roc":
-            ax.plot([0, 1], [0, 1], ":", color="grey", lw=0.8)
-            ax.set_xlabel("1 - specificity")
-            ax.set_ylabel("sensitivity")
             ax.set_title(f"ROC, {cls} vs rest" if len(classes) > 2
                          else f"ROC, {cls} (dots: chosen threshold)", fontsize=9)
+            panels[t * per + 1].set_title(f"ROC, {cls}: top-left corner", fontsize=9)
         else:
-            ax.axhline(truth.mean(), ls=":", color="grey", lw=0.8)
-            ax.set_xlabel("recall (sensitivity)")
-            ax.set_ylabel("precision")
             ax.set_title(f"Precision-recall, {cls}" + (" vs rest" if len(classes) > 2 else ""), fontsize=9)
-        ax.set_xlim(0, 1)
-        ax.set_ylim(0, 1.02)
         ax.legend(fontsize=6, loc="lower right" if kind == "roc" else "lower left")
-        if kind == "roc":
-            zoom = panels[t * per + 1]
-            zoom.set_xlim(*_ROC_ZOOM["fpr"])
-            zoom.set_ylim(*_ROC_ZOOM["tpr"])
-            zoom.grid(True, lw=0.3)
-            zoom.set_xlabel("1 - specificity")
-            zoom.set_ylabel("sensitivity")
-            zoom.set_title(f"ROC, {cls}: top-left corner", fontsize=9)
     return _save(fig, path, dpi)
 
 
 def _calibration(models: dict[str, dict], y: np.ndarray, classes: list[str], path: Path, dpi: int,
                  n_bins: int) -> Path:
+    from xrayfeat.displays import ReliabilityDisplay
+
     fig = _figure(figsize=(5.2, 6.0))
     # Below the diagram, how many images each bin holds: a far-off point on 3 images
     # says little, and the counts show where the model puts its probabilities.
     ax, counts = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
-    ax.plot([0, 1], [0, 1], ":", color="grey", lw=0.8)
     for name, m in models.items():
-        if len(classes) == 2:
-            j = classes.index(POSITIVE)
-            bins = reliability_bins((y == POSITIVE).astype(int), m["proba"][:, j], n_bins=n_bins)
-        else:
-            codes = np.searchsorted(np.asarray(classes), y)
-            bins = reliability_bins(codes, m["proba"], n_bins=n_bins)
-        style = "--o" if m.get("external") else "-o"
-        ax.plot(bins["mean_confidence"], bins["accuracy"], style, ms=3, lw=1.0,
-                label=f"{name} (ECE {bins['ece']:.3f})")
-        centres = (np.asarray(bins["bin_lower"]) + np.asarray(bins["bin_upper"])) / 2
-        counts.plot(centres, bins["count"], style, ms=3, lw=1.0, drawstyle="steps-mid",
-                    color=ax.lines[-1].get_color())
-    counts.set_ylabel("images per bin", fontsize=8)
-    counts.set_yscale("symlog", linthresh=10)
+        ReliabilityDisplay.from_predictions(y, m["proba"], classes=classes, pos_label=POSITIVE, n_bins=n_bins,
+                                            name=name).plot(ax, counts_ax=counts,
+                                                            linestyle="--o" if m.get("external") else "-o")
     if len(classes) == 2:
         counts.set_xlabel("predicted P(pneumonia)")
         ax.set_ylabel("observed fraction with pneumonia")
-    else:
-        counts.set_xlabel("confidence (largest class probability)")
-        ax.set_ylabel("fraction correct")
     ax.set_title("Reliability on the test split", fontsize=9)
     ax.legend(fontsize=6, loc="upper left")
     return _save(fig, path, dpi)
 
 
 def _confusions(models: dict[str, dict], classes: list[str], path: Path, dpi: int) -> Path:
+    from xrayfeat.displays import ConfusionDisplay
+
     fig, axes = _grid(len(models), 3.0, 2.9)
-    short = [c[:4] for c in classes]
     for ax, (name, m) in zip(axes, models.items()):
-        cm = np.asarray(m["confusion_matrix"])
-        ax.imshow(cm, cmap="Blues")
-        for (i, j), v in np.ndenumerate(cm):
-            ax.text(j, i, str(v), ha="center", va="center", fontsize=9,
-                    color="white" if v > cm.max() / 2 else "black")
-        ax.set_xticks(range(len(classes)), short, fontsize=7)
-        ax.set_yticks(range(len(classes)), short, fontsize=7)
-        ax.set_xlabel("predicted", fontsize=7)
-        ax.set_ylabel("true", fontsize=7)
-        ax.set_title(name, fontsize=7)
+        ConfusionDisplay(np.asarray(m["confusion_matrix"]), list(classes), name).plot(ax)
     return _save(fig, path, dpi)
 
 
 def _sweeps(models: dict[str, dict], y: np.ndarray, path: Path, dpi: int) -> Path:
+    from xrayfeat.displays import ThresholdSweepDisplay
+
     fig, axes = _grid(len(models), 3.2, 2.8)
-    grid = np.linspace(0, 1, 201)
-    y01 = (y == POSITIVE).astype(int)
     for ax, (name, m) in zip(axes, models.items()):
-        s = threshold_sweep(y01, m["proba"][:, m["pos"]], grid)
-        ax.plot(grid, s["sensitivity"], lw=1, label="sensitivity")
-        ax.plot(grid, s["specificity"], lw=1, label="specificity")
-        ax.plot(grid, s["balanced_accuracy"], lw=1, label="balanced acc.")
-        if m.get("threshold") is not None:
-            ax.axvline(m["threshold"], color="black", ls="--", lw=0.8)
-        ax.set_title(name, fontsize=7)
+        ThresholdSweepDisplay.from_predictions(y, m["proba"][:, m["pos"]], pos_label=POSITIVE,
+                                               threshold=m.get("threshold"), name=name).plot(ax)
         ax.set_xlabel("threshold on P(pneumonia)", fontsize=7)
-        ax.set_ylim(0, 1.02)
         ax.tick_params(labelsize=6)
     axes[0].legend(fontsize=6, loc="lower center")
     fig.suptitle("Test-split metrics vs threshold (dashed: threshold chosen by cross-validation)", fontsize=8)

@@ -271,6 +271,7 @@ def run(cfg: dict[str, Any], *, log: Log = _print) -> dict[str, Any]:
     failed: dict[str, str] = {}
     interrupted = False
     shortcuts = None
+    fitted: dict[str, Any] = {}  # this run's fitted models, for the shortcut diagnostic
     t_run = time.perf_counter()
     try:
         for i, spec in enumerate(specs, 1):
@@ -288,7 +289,7 @@ def run(cfg: dict[str, Any], *, log: Log = _print) -> dict[str, Any]:
                     (rd.path / "figures").mkdir(exist_ok=True)
                     sheet = rd.path / "figures" / f"explain-{spec.name}.png"
                 res, preds = run_pipeline(spec, train, test, cfg=cfg, cache=cache, n_jobs=n_jobs,
-                                          sheet=sheet)
+                                          sheet=sheet, keep=fitted if cfg["shortcuts"]["enabled"] else None)
             except Exception as exc:  # noqa: BLE001 - one broken pipeline must not cost the others
                 failed[spec.name] = f"{type(exc).__name__}: {exc}"
                 atomic_write(rd.pipeline_dir(spec.name) / "error.txt", traceback.format_exc())
@@ -326,8 +327,10 @@ def run(cfg: dict[str, Any], *, log: Log = _print) -> dict[str, Any]:
             if shortcuts is not None:
                 log("shortcut diagnostic: already finished, skipped")
             else:
-                shortcuts = shortcut_diagnostic(finished, train, cfg=cfg, cache=cache, n_jobs=n_jobs, log=log)
+                shortcuts = shortcut_diagnostic(finished, train, cfg=cfg, cache=cache, n_jobs=n_jobs, log=log,
+                                                fitted=fitted)
                 rd.save_stage("shortcuts", shortcuts, settings)
+        fitted.clear()  # the models are not needed past this point; free their memory
     except KeyboardInterrupt:
         interrupted = True
         curve = None

@@ -23,3 +23,36 @@ def make_unwritable(path: Path) -> Callable[[], None]:
     if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
         pytest.skip("running as root and chattr +i is not available")
     return lambda: subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+#: The project's shared data folder (``../shared/data`` beside the clone).
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def require(path: Path) -> Path:
+    """``path`` under the shared data, or skip the test; in CI, fail loudly instead.
+
+    CI (``.ci/run``) sets ``XRAYFEAT_REQUIRE_SHARED_DATA=1``: there a missing folder
+    means the checkout is broken, and a silent skip would hide every real-data test.
+    """
+    if path.exists():
+        return path
+    message = f"shared data {path} is not present (expected ../shared/data beside the clone)"
+    if os.environ.get("XRAYFEAT_REQUIRE_SHARED_DATA"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def needs_shared(path: Path) -> Callable:
+    """Decorator form of :func:`require`, checked when the test runs (not at import)."""
+    import functools
+
+    def decorate(test: Callable) -> Callable:
+        @functools.wraps(test)
+        def run(*args, **kwargs):
+            require(path)
+            return test(*args, **kwargs)
+
+        return run
+
+    return decorate

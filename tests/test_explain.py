@@ -11,7 +11,7 @@ from scipy.special import expit, logit
 
 import xrayfeat
 from xrayfeat import ConfigError, NotFittedError, XrayClassifier, XrayfeatError
-from xrayfeat.explanations import _members, explain, explanation_method
+from xrayfeat.explanations import _unwrap, explain, explanation_method
 from xrayfeat.features import GLCM, HOG, LBP, Intensity, Zones
 
 from _synthetic import synthetic_cxr
@@ -20,12 +20,13 @@ SIZE = 128
 FEATURES = {"image_size": 96}
 
 
-def _film(seed: int, blob: bool) -> tuple[np.ndarray, np.ndarray]:
+def _film(seed: int, blob: bool, side: float = 0.29) -> tuple[np.ndarray, np.ndarray]:
     """A synthetic film and the disc where class "B" films carry a bright blob, in the
-    image-left lung: the only difference between the classes."""
+    image-left lung (``side`` 0.71: the image-right one): the only difference between
+    the classes."""
     img, _ = synthetic_cxr(SIZE, seed=seed, label_box=False)
     yy, xx = np.mgrid[:SIZE, :SIZE]
-    spot = (yy - 0.42 * SIZE) ** 2 + (xx - 0.29 * SIZE) ** 2 < (0.07 * SIZE) ** 2
+    spot = (yy - 0.42 * SIZE) ** 2 + (xx - side * SIZE) ** 2 < (0.07 * SIZE) ** 2
     if blob:
         img[spot] += 0.4
     return np.clip(img, 0, 1).astype(np.float32), spot
@@ -153,13 +154,13 @@ def test_linear_contributions_sum_to_the_mean_calibrated_log_odds(models, held_o
     films = [film for film, _ in held_out] + blob_data[0][:2]  # both labels
     explanations = explain(model, films)
     F = model.features_.transform(films)
-    members = _members(model)
+    members = _unwrap(model).members
     assert len(members) == 2  # cv=2 calibration ensemble
     log_odds = np.mean([m.slope[0] * m.pipeline.decision_function(F) + m.offset[0] for m in members], axis=0)
     # the members' calibration maps are the model's: their mean probability is predict_proba's
     member_p = np.mean([expit(m.slope[0] * m.pipeline.decision_function(F) + m.offset[0]) for m in members],
                        axis=0)
-    np.testing.assert_allclose(member_p, model.predict_proba_from_features(F)[:, 1], rtol=1e-9)
+    np.testing.assert_allclose(member_p, model.predict_proba(films)[:, 1], rtol=1e-9)
     labels = {e.label for e in explanations}
     assert labels == {"A", "B"}
     for e, s in zip(explanations, log_odds):
@@ -169,6 +170,51 @@ def test_linear_contributions_sum_to_the_mean_calibrated_log_odds(models, held_o
         assert e.score == e.contributions.sum() + e.baseline
         assert sum(e.family_totals.values()) == pytest.approx(e.contributions.sum(), abs=1e-9)
         assert e.contributions.shape == (len(model.features_.get_feature_names_out()),)
+
+
+def test_multiclass_explains_the_predicted_class(held_out):
+    """Three classes: no blob, a blob in the image-left lung, one in the image-right lung."""
+    films, y = [], []
+    for i in range(36):
+        kind = "ABC"[i % 3]
+        films.append(_film(300 + i, blob=kind != "A", side=0.71 if kind == "C" else 0.29)[0])
+        y.append(kind)
+    model = XrayClassifier(cv=2, features=FEATURES).fit(films, np.array(y))
+    right = [_film(600 + i, blob=True, side=0.71) for i in range(3)]
+    cases = right + held_out[:2]
+    explanations = explain(model, [film for film, _ in cases])
+    F = model.features_.transform([film for film, _ in cases])
+    members = _unwrap(model).members
+    for i, (e, (_, spot)) in enumerate(zip(explanations, cases)):
+        k = list(model.classes_).index(e.label)
+        # one-vs-rest sigmoid calibration: the predicted class's mean calibrated log-odds
+        s = np.mean([m.slope[k] * m.pipeline.decision_function(F[i:i + 1])[0, k] + m.offset[k]
+                     for m in members])
+        assert e.score == pytest.approx(s, rel=1e-6) and e.threshold is None
+    assert [e.label for e in explanations] == ["C", "C", "C", "B", "B"]
+    assert all(_peak_on_blob(e, spot) for e, (_, spot) in zip(explanations, cases))
+
+
+def test_uncalibrated_logreg_explains_its_own_log_odds(blob_data, held_out):
+    # Without calibration the explained score is the members' mean decision value, and a
+    # logistic regression's decision value is the logit of its own probability.
+    model = _fit(blob_data, "logreg", calibration=None)
+    films = [film for film, _ in held_out] + blob_data[0][:2]
+    F = model.features_.transform(films)
+    log_odds = np.mean([logit(m.pipeline.predict_proba(F)[:, 1]) for m in _unwrap(model).members], axis=0)
+    for e, s in zip(explain(model, films), log_odds):
+        sign = 1 if e.label == "B" else -1
+        assert e.score == pytest.approx(sign * s, rel=1e-5)
+        assert e.contributions.sum() + e.baseline == pytest.approx(e.score, abs=1e-9)
+
+
+def test_a_loaded_model_explains_the_same(logreg, held_out, tmp_path):
+    path = xrayfeat.save(logreg, tmp_path / "model.xrf")
+    loaded = xrayfeat.load(path)
+    film = held_out[0][0]
+    a, b = explain(logreg, film), explain(loaded, film)
+    np.testing.assert_allclose(a.heatmap, b.heatmap, rtol=1e-6, atol=1e-9)
+    assert a.score == pytest.approx(b.score)
 
 
 def test_labels_and_probabilities_match_predict(logreg, held_out, blob_data):
@@ -195,7 +241,7 @@ def test_tree_contributions_sum_to_the_mean_margin(models, held_out):
     from xgboost import DMatrix
 
     F = model.features_.transform(films)
-    margin = np.mean([m.booster.predict(DMatrix(F), output_margin=True) for m in _members(model)], axis=0)
+    margin = np.mean([m.booster.predict(DMatrix(F), output_margin=True) for m in _unwrap(model).members], axis=0)
     for e, s, (_, spot) in zip(explanations, margin, held_out):
         sign = 1 if e.label == "B" else -1
         assert e.method == "tree-contribs"

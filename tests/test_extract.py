@@ -263,12 +263,19 @@ def test_damaged_cache_file_is_recomputed_on_the_next_runs(images, tmp_path, mon
 
 _KILLED_RUN = """
 import sys, time
+from pathlib import Path
 import xrayfeat.extract as ex
 orig = ex.compute_image_features
-def slow(image, spec):
-    time.sleep(0.05)
+calls = [0]
+def stalling(image, spec):
+    # After 8 images (four batches of 2 begun, three of them written) signal the test
+    # and hang: the kill then always lands mid-run, however loaded the machine is.
+    calls[0] += 1
+    if calls[0] == 9:
+        Path(sys.argv[1] + ".ready").touch()
+        time.sleep(3600)
     return orig(image, spec)
-ex.compute_image_features = slow
+ex.compute_image_features = stalling
 paths = sys.argv[2:]
 ex.FeatureExtractor(families=["intensity", "lbp"], image_size=64, memory=sys.argv[1],
                     batch_size=2, progress=False).fit().transform(paths)
@@ -284,16 +291,16 @@ def test_killed_run_resumes_without_losing_work(tmp_path, monkeypatch):
     proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "cache"), *paths],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     cache = FeatureCache(tmp_path / "cache")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if cache.path.exists() and cache.size() >= 6:
-            break
-        time.sleep(0.02)
+    ready = tmp_path / "cache.ready"
+    deadline = time.monotonic() + 120  # generous: only a broken child takes this long
+    while not ready.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ready.exists(), proc.stderr.read().decode() if proc.poll() is not None else "child never got going"
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
     assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()
     done = cache.size()
-    assert 6 <= done < 40
+    assert 6 <= done <= 8
     counter = _Counter(monkeypatch)
     fx = FeatureExtractor(families=["intensity", "lbp"], image_size=64, memory=tmp_path / "cache",
                           progress=False).fit()
@@ -479,3 +486,15 @@ def test_mask_outside_hides_what_lies_between_the_lungs():
     assert not np.allclose(X_fill[0], X_keep[0])
     assert FeatureExtractor(mask_outside=True, crop_lungs=True).fit().config_hash_ != \
         FeatureExtractor(crop_lungs=True).fit().config_hash_
+
+
+def test_set_params_after_fit_is_not_ignored(images):
+    fx = FeatureExtractor(families=["intensity", "hog"], image_size=64, progress=False).fit()
+    before = fx.transform(images[:2])
+    fx.set_params(image_size=96)
+    after = fx.transform(images[:2])
+    assert after.shape[1] == len(fx.get_feature_names_out()) != before.shape[1]
+    fresh = FeatureExtractor(families=["intensity", "hog"], image_size=96, progress=False).fit()
+    np.testing.assert_array_equal(after, fresh.transform(images[:2]))
+    with pytest.raises(ConfigError, match="image_size"):
+        fx.set_params(image_size=3)

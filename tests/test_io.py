@@ -14,7 +14,9 @@ from xrayfeat import ImageReadError, read_image, read_images
 from xrayfeat.exceptions import ConfigError
 from xrayfeat.io import image_format
 
-FULLRES = Path(__file__).resolve().parents[2] / "shared" / "data" / "chest_xray_fullres_sample"
+from _files import SHARED_DATA, needs_shared
+
+FULLRES = SHARED_DATA / "chest_xray_fullres_sample"
 
 
 def _gradient(rows: int, cols: int) -> np.ndarray:
@@ -257,7 +259,7 @@ def test_reduced_decoding_keeps_short_side_at_least_target(tmp_path):
     assert read_image(png, target_size=50).shape == (400, 300)
 
 
-@pytest.mark.skipif(not FULLRES.is_dir(), reason="shared full-resolution sample not present")
+@needs_shared(FULLRES)
 def test_real_fullres_originals_read_as_grey():
     paths = sorted(FULLRES.glob("*/*.jpeg"))
     assert len(paths) == 20
@@ -337,3 +339,18 @@ def test_damaged_jpeg_warns_through_the_extractor_and_its_cache(tmp_path, n_jobs
     for _ in range(2):  # cold (a worker process decodes it), then warm (from the cache)
         with pytest.warns(CorruptImageWarning, match=r"1 image\(s\) decoded from damaged data.*damaged.jpeg"):
             fx.transform([str(good), str(path)])
+
+
+def test_files_and_arrays_share_one_integer_scaling_rule(tmp_path):
+    # A uint8 film read from disk and the same pixels passed as an array must give the
+    # same float32 values (they used to differ for 126 of the 256 levels).
+    import cv2
+
+    from xrayfeat import read_image
+    from xrayfeat._validation import check_image
+
+    levels = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    cv2.imwrite(str(tmp_path / "levels.png"), levels)
+    from_file = read_image(tmp_path / "levels.png")
+    np.testing.assert_array_equal(from_file, check_image(levels))
+    np.testing.assert_array_equal(from_file, (levels / 255.0).astype(np.float32))  # correctly rounded

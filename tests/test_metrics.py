@@ -15,7 +15,6 @@ from sklearn.calibration import calibration_curve
 
 from xrayfeat.exceptions import ConfigError
 from xrayfeat.metrics import (
-    _delong_components,
     binary_metrics,
     bootstrap_ci,
     delong_ci,
@@ -27,6 +26,7 @@ from xrayfeat.metrics import (
     reliability_bins,
     threshold_sweep,
 )
+from xrayfeat.metrics.paired import _delong_components
 
 # 4 positives, 6 negatives. At threshold 0.5:
 #   positives 0.9, 0.8, 0.6 -> TP = 3; 0.3 -> FN = 1

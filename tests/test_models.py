@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
@@ -11,6 +9,8 @@ from sklearn.exceptions import NotFittedError
 import xrayfeat
 from xrayfeat import ConfigError, ImageReadError, XrayClassifier
 from xrayfeat.datasets import load_sample, sample_path
+
+from _files import SHARED_DATA, needs_shared
 
 # Small, fast features: HOG + intensity on 128 px images.
 FAST = {"families": ["hog", "intensity"], "image_size": 128, "progress": False}
@@ -220,24 +220,26 @@ def test_xgboost_max_bin_reaches_the_booster(max_bin):
         assert len(cuts) > 3
 
 
-def test_labels_from_proba_agree_with_the_fitted_sklearn_model(model, test_split):
-    # labels_from_proba re-implements FixedThresholdClassifier's rule so that callers
-    # classify once; scikit-learn's own predict is the reference.
-    F = model.features_.transform(list(test_split.paths))
-    np.testing.assert_array_equal(model.labels_from_proba(model.predict_proba_from_features(F)),
-                                  model.model_.predict(F))
-    t = model.threshold_
-    below = np.nextafter(t, 0.0)
-    at = np.array([[1 - t, t], [1 - below, below]])
-    assert model.labels_from_proba(at).tolist() == ["PNEUMONIA", "NORMAL"]  # >= threshold
-    with pytest.raises(ConfigError, match=r"proba must have shape \(n, 2\)"):
-        model.labels_from_proba(np.ones((4, 3)) / 3)
+def test_the_numeric_estimator_predicts_what_the_image_model_does(model, test_split):
+    # The benchmark classifies cached features through model_; it must agree with
+    # the image-level model, and labels follow the >= threshold rule of scikit-learn's
+    # FixedThresholdClassifier.
+    paths = list(test_split.paths)
+    F = model.features_.transform(paths)
+    proba = model.model_.predict_proba(F)
+    np.testing.assert_allclose(proba, model.predict_proba(paths))
+    np.testing.assert_array_equal(model.model_.predict(F), model.predict(paths))
+    pos = list(model.classes_).index(model.pos_label_)
+    expected = np.where(proba[:, pos] >= model.threshold_, model.pos_label_, "NORMAL")
+    np.testing.assert_array_equal(model.predict(paths), expected)
+    with pytest.raises(ConfigError, match="features"):
+        model.model_.predict(F[:, :10])
 
 
-TRAIN_224 = Path(__file__).resolve().parents[2] / "shared" / "data" / "chest_xray_224_train"
+TRAIN_224 = SHARED_DATA / "chest_xray_224_train"
 
 
-@pytest.mark.skipif(not TRAIN_224.is_dir(), reason="shared 224 px training split not present")
+@needs_shared(TRAIN_224)
 def test_fit_is_independent_of_memory_and_n_jobs_on_real_images(tmp_path):
     """Two BLAS threads in this process (n_jobs=None) against one per loky worker
     (n_jobs=2) made lbfgs stop elsewhere: out-of-fold probabilities 4e-5 apart on 200
@@ -259,7 +261,7 @@ def test_not_fitted_is_an_xrayfeat_error():
     from xrayfeat.extract import FeatureExtractor
 
     for call in (lambda: XrayClassifier().predict_proba(["a.jpeg"]),
-                 lambda: XrayClassifier().labels_from_proba(np.zeros((1, 2))),
+                 lambda: XrayClassifier().set_prevalence(0.3),
                  lambda: FeatureExtractor().transform(["a.jpeg"]),
                  lambda: FeatureExtractor().get_feature_names_out()):
         with pytest.raises(xrayfeat.XrayfeatError, match="not fitted") as err:

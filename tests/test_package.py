@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import xrayfeat
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,3 +49,16 @@ def test_runner_on_embedded_sample_prints_metrics(tmp_path):
     report = (run_dir / "report.md").read_text()
     assert "hog+lbp+intensity-crop-logreg" in report and (run_dir / "results.csv").is_file()
     assert "Does the model read the chest?" in report
+
+
+def test_missing_shared_data_skips_locally_but_fails_in_ci(tmp_path, monkeypatch):
+    from _files import require
+
+    missing = tmp_path / "chest_xray_224_train"
+    monkeypatch.delenv("XRAYFEAT_REQUIRE_SHARED_DATA", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="not present"):
+        require(missing)
+    monkeypatch.setenv("XRAYFEAT_REQUIRE_SHARED_DATA", "1")  # what .ci/run sets
+    with pytest.raises(pytest.fail.Exception, match="not present"):
+        require(missing)
+    assert require(tmp_path) == tmp_path

@@ -247,7 +247,7 @@ def test_svm_model_file_is_compact_and_predicts_the_same(tmp_path):
     images, labels = _two_class_images(40)
     features = {"families": ["intensity", "lbp"], "image_size": 64, "progress": False}
     model = XrayClassifier(classifier="svm", features=features, cv=2).fit(images, labels)
-    svcs = [c.estimator[-1] for c in model.model_.estimator_.calibrated_classifiers_]
+    svcs = [m[-1] for m in model.model_.members_]
     assert all(isinstance(s, SVC) and s.support_vectors_.dtype == np.float64 for s in svcs)
     plain = tmp_path / "plain.xrf"  # what save wrote before: float64, stored uncompressed
     sio.dump({"model": model}, plain)
@@ -257,7 +257,7 @@ def test_svm_model_file_is_compact_and_predicts_the_same(tmp_path):
         assert all(i.compress_type == zipfile.ZIP_DEFLATED for i in zf.infolist())
     assert all(s.support_vectors_.dtype == np.float64 for s in svcs)  # the caller's model is untouched
     loaded = load(path)
-    for s in (c.estimator[-1] for c in loaded.model_.estimator_.calibrated_classifiers_):
+    for s in (m[-1] for m in loaded.model_.members_):
         assert s.support_vectors_.dtype == np.float64  # libsvm needs float64 to predict
     test, _ = _two_class_images(10, seed=5)
     np.testing.assert_array_equal(loaded.predict_proba(test), model.predict_proba(test))

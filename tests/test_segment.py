@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from _files import SHARED_DATA, needs_shared, require
 from _synthetic import dice, synthetic_cxr
 from xrayfeat.exceptions import ConfigError
 from xrayfeat.segment import (
@@ -19,7 +18,7 @@ from xrayfeat.segment import (
     segment_lungs,
 )
 
-TRAIN_224 = Path(__file__).resolve().parents[2] / "shared" / "data" / "chest_xray_224_train"
+TRAIN_224 = SHARED_DATA / "chest_xray_224_train"
 
 
 @pytest.mark.parametrize("size", [128, 256, 1024, (300, 500), (640, 420)])
@@ -204,7 +203,7 @@ def _real_sample(n_per_class=8):
     return files
 
 
-@pytest.mark.skipif(not TRAIN_224.is_dir(), reason=f"real data folder {TRAIN_224} not present")
+@needs_shared(TRAIN_224)
 def test_real_images_inverted_give_same_mask():
     from xrayfeat.io import read_image
 
@@ -234,7 +233,7 @@ def test_plot_lung_crops_writes_png(tmp_path):
         plot_lung_crops(images[:1], [np.zeros((4, 4), bool)], [None], tmp_path / "bad.png")
 
 
-@pytest.mark.skipif(not TRAIN_224.is_dir(), reason=f"real data folder {TRAIN_224} not present")
+@needs_shared(TRAIN_224)
 def test_real_images_mostly_plausible():
     from xrayfeat.io import read_image
 
@@ -366,7 +365,7 @@ CONSOLIDATED = ["person1857_bacteria_4729.jpeg", "person1320_bacteria_3345.jpeg"
                 "person502_bacteria_2120.jpeg"]
 
 
-@pytest.mark.skipif(not TRAIN_224.is_dir(), reason=f"real data folder {TRAIN_224} not present")
+@needs_shared(TRAIN_224)
 @pytest.mark.parametrize("name", CONSOLIDATED)
 def test_consolidated_training_images_get_two_lungs(name):
     import cv2
@@ -374,8 +373,7 @@ def test_consolidated_training_images_get_two_lungs(name):
     from xrayfeat.io import read_image
 
     path = TRAIN_224 / "PNEUMONIA" / name
-    if not path.is_file():
-        pytest.skip(f"{path} not present")
+    require(path)
     mask = segment_lungs(read_image(path))
     assert check_lung_mask(mask) == (True, "ok")
     _, _, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
@@ -408,14 +406,13 @@ def test_plot_worst_masks_ranks_worst_first(tmp_path):
         plot_worst_masks([], tmp_path / "none.png")
 
 
-@pytest.mark.skipif(not TRAIN_224.is_dir(), reason=f"real data folder {TRAIN_224} not present")
+@needs_shared(TRAIN_224)
 def test_upper_lungs_kept_on_normal2_im_1105():
     """The old scan caught only the lower lobes of this film (mask from row 0.37 down)."""
     from xrayfeat.io import read_image
 
     path = TRAIN_224 / "NORMAL" / "NORMAL2-IM-1105-0001.jpeg"
-    if not path.is_file():
-        pytest.skip(f"{path} not present")
+    require(path)
     mask = segment_lungs(read_image(path))
     assert check_lung_mask(mask) == (True, "ok")
     rows = np.flatnonzero(mask.any(axis=1))

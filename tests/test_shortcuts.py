@@ -111,3 +111,21 @@ def test_report_does_not_depend_on_n_jobs(shortcut_data):
     two = xrayfeat.shortcut_report(shortcut_data, est, cv=3, n_jobs=2)
     assert one.as_dict() == two.as_dict()
     np.testing.assert_array_equal(one.details["proba"], two.details["proba"])
+
+
+def test_a_model_fitted_on_the_same_folds_is_reused_not_refitted(shortcut_data, monkeypatch):
+    import xrayfeat.calibrated as cal
+
+    images, labels = shortcut_data
+    groups = np.array([f"p{i}" for i in range(len(images))])
+    est = XrayClassifier(features={"families": ["intensity"], "image_size": SIZE, "progress": False}, cv=3)
+    fresh = xrayfeat.shortcut_report((images, labels, groups), est)
+    fitted = XrayClassifier(**est.get_params()).fit(images, labels, groups=groups)
+    fits = []
+    real = cal._fit_member
+    monkeypatch.setattr(cal, "_fit_member", lambda *a, **k: fits.append(1) or real(*a, **k))
+    reused = xrayfeat.shortcut_report((images, labels, groups), fitted)
+    assert fits == []  # the fitted model's fold members scored the composites
+    assert reused.as_dict() == fresh.as_dict()
+    other_folds = xrayfeat.shortcut_report((images, labels, groups), fitted, random_state=1)
+    assert len(fits) == 3 and other_folds.random_state == 1  # different folds: fitted again

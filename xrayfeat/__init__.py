@@ -45,6 +45,7 @@ _LAZY = {
     "LungCrop": "segment",
     "plot_lung_crops": "plots",
     "plot_worst_masks": "plots",
+    "displays": None,
     # features
     "FeatureExtractor": "extract",
     "extract_features": "extract",
@@ -61,6 +62,7 @@ _LAZY = {
     "predict_table": "api",
     "PredictionTable": "api",
     "XrayClassifier": "classifier",
+    "CalibratedThresholdClassifier": "calibrated",
     "NotFittedError": "_fitted",
     "save": "persist",
     "load": "persist",

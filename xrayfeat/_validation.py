@@ -19,8 +19,28 @@ __all__ = [
     "check_mask",
     "Interval",
     "Options",
+    "Predicate",
+    "N_JOBS",
+    "RANDOM_STATE",
+    "as_config_error",
     "check_params",
+    "is_int",
+    "tuple_of",
 ]
+
+
+def integer_to_unit(arr: np.ndarray) -> np.ndarray:
+    """Integer grey levels to float32 in [0, 1]: ``level / dtype max``, correctly rounded.
+
+    The one rule for every integer image, read from a file (:mod:`xrayfeat.io`) or
+    passed as an array (:func:`check_image`): float32 division by the dtype's maximum.
+    (Multiplying by a rounded ``1 / 255`` instead gave another float32 value for 126 of
+    the 256 uint8 levels.) Negative values must have been refused by the caller.
+    """
+    top = np.iinfo(arr.dtype).max
+    if top > 2**24:  # beyond float32's exact integers: divide in float64, then round once
+        return (arr.astype(np.float64) / top).astype(np.float32)
+    return np.ascontiguousarray(arr, dtype=np.float32) / np.float32(top)
 
 
 def check_image(image: Any, *, name: str = "image", min_side: int = 1) -> np.ndarray:
@@ -62,7 +82,7 @@ def check_image(image: Any, *, name: str = "image", min_side: int = 1) -> np.nda
         info = np.iinfo(arr.dtype)
         if info.min < 0 and arr.min(initial=0) < 0:
             raise ConfigError(f"{name} has negative integer values; expected a grey image.")
-        return np.ascontiguousarray(arr, dtype=np.float32) / np.float32(info.max)
+        return integer_to_unit(arr)
     if not np.issubdtype(arr.dtype, np.floating):
         raise ConfigError(f"{name} must be numeric; got dtype {arr.dtype}.")
     out = np.ascontiguousarray(arr, dtype=np.float32)
@@ -155,7 +175,85 @@ class Options:
         return "one of {" + ", ".join(repr(v) for v in self.values) + "}"
 
 
-Constraint = Interval | Options | type | Callable[[Any], bool] | None
+class Predicate:
+    """A constraint given by a test and the words that describe it in error messages.
+
+    Parameters
+    ----------
+    test : callable
+        ``test(value) -> bool``.
+    description : str
+        What an accepted value is, e.g. ``"a non-zero int"``.
+    """
+
+    def __init__(self, test: Callable[[Any], bool], description: str):
+        self.test, self.description = test, description
+
+    def __call__(self, value: Any) -> bool:
+        try:
+            return bool(self.test(value))
+        except (TypeError, ValueError):
+            return False
+
+    def __str__(self) -> str:
+        return self.description
+
+
+def is_int(value: Any) -> bool:
+    """An integer that is not a bool (numpy integers included)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def tuple_of(item: Any, description: str, *, length: int | None = None, min_len: int = 1,
+             distinct: bool = False) -> Predicate:
+    """A constraint for a tuple whose every entry satisfies ``item`` (any constraint).
+
+    Parameters
+    ----------
+    item : constraint
+        What each entry must be (an Interval, Options, Predicate, type or callable).
+    description : str
+        The words used in error messages, e.g. ``"a (rows, cols) pair of ints in [1, 64]"``.
+    length : int or None, default=None
+        Exact length; None allows any length of at least ``min_len``.
+    min_len : int, default=1
+    distinct : bool, default=False
+        Entries must differ from each other.
+    """
+    def test(value: Any) -> bool:
+        if not isinstance(value, tuple) or len(value) < min_len:
+            return False
+        if length is not None and len(value) != length:
+            return False
+        if distinct and len(set(value)) != len(value):
+            return False
+        return all(_satisfies(v, item) for v in value)
+
+    return Predicate(test, description)
+
+
+#: ``n_jobs`` everywhere (joblib's meaning): a non-zero int, -1 all cores, -2 all but one;
+#: None (one job) is accepted beside it by every owner.
+N_JOBS = Predicate(lambda v: is_int(v) and v != 0,
+                   "a non-zero int (-1: all cores)")
+#: ``random_state`` everywhere: a seed. None is refused, so that every run can be repeated.
+RANDOM_STATE = Interval(int, 0, None)
+
+def as_config_error(check: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a scikit-learn input check; its ValueErrors become :class:`ConfigError`.
+
+    ConfigError is itself a ValueError, so callers (and scikit-learn's estimator checks)
+    that expect one still get it, now also catchable as an ``XrayfeatError``.
+    """
+    try:
+        return check(*args, **kwargs)
+    except ConfigError:
+        raise
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+Constraint = Interval | Options | Predicate | type | Callable[[Any], bool] | None
 
 
 def _describe(constraint: Constraint) -> str:

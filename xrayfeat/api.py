@@ -207,7 +207,8 @@ class PredictionTable:
     errors : dict of int to str
         Row -> why that image was skipped (``on_error="skip"``).
     threshold : float or None
-        The model's decision threshold on ``p_<classes[1]>`` (binary), None for
+        The model's decision threshold on the probability of its positive class
+        (``model.pos_label_``; binary), None for
         a multiclass model (most probable or cheapest class).
     """
 
@@ -314,8 +315,8 @@ def predict_table(model: XrayClassifier, images: Any, *, on_error: str = "raise"
     proba = np.full((len(sources), len(model.classes_)), np.nan)
     labels = np.full(len(sources), None, dtype=object)
     if ok.any():
-        proba[ok] = model.predict_proba_from_features(F[ok])
-        labels[ok] = model.labels_from_proba(proba[ok])
+        proba[ok] = model.model_.predict_proba(F[ok])
+        labels[ok] = model.model_._labels(proba[ok])  # one classification, for both columns
     names = [s if isinstance(s, str) else f"<array {i}>" for i, s in enumerate(sources)]
     if info.errors:
         shown = "; ".join(info.errors[i] for i in list(info.errors)[:3])

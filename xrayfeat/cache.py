@@ -111,15 +111,24 @@ def content_digest(source: str | os.PathLike | np.ndarray) -> str:
     return h.hexdigest()
 
 
-def config_digest(config: Mapping[str, Any]) -> str:
+def config_digest(config: Mapping[str, Any], *, default: Any = None) -> str:
     """Digest of a JSON-serialisable configuration (canonical JSON: sorted keys, no spaces).
+
+    The one canonical-JSON digest of the project: feature-cache keys and benchmark
+    run folders both use it.
+
+    Parameters
+    ----------
+    config : mapping
+    default : callable or None, default=None
+        As in ``json.dumps``: how to write values JSON does not know (None: refuse them).
 
     Returns
     -------
     str
         32 hexadecimal characters.
     """
-    text = json.dumps(config, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"), allow_nan=False, default=default)
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 

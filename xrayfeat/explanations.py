@@ -6,14 +6,16 @@ negative values away from it. Three methods, chosen by the model:
 
 ``"linear"`` (logreg, linear SVM): exact.
     The score explained is the **mean calibrated log-odds** of the explained
-    class over the calibration ensemble's members: member *i* (a scaler and a
-    linear model fitted on one calibration fold) gives the decision value
+    class over the cross-fitted ensemble's members: member *i* (a scaler and a
+    linear model fitted without fold *i*) gives the decision value
     ``f_i(x) = w_i . z_i(x) + c_i`` with ``z_i`` the standardised features, and
-    its sigmoid calibrator maps it to the log-odds ``a_i f_i(x) + b_i``. The
-    contribution of feature *j* is ``mean_i(a_i w_ij z_ij(x))``, so the
-    contributions plus ``Explanation.baseline`` (``mean_i(a_i c_i + b_i)``) equal
-    ``Explanation.score`` to float precision. Without sigmoid calibration
-    (isotonic, or ``calibration=None``) ``a_i = 1, b_i = 0``: the mean decision
+    the shared sigmoid calibrator maps it to the log-odds ``a f_i(x) + b``. The
+    contribution of feature *j* is ``mean_i(a w_ij z_ij(x))``, so the
+    contributions plus ``Explanation.baseline`` (``mean_i(a c_i + b)``) equal
+    ``Explanation.score`` to float precision. (The model's probability is the
+    mean of the members' calibrated probabilities, a monotone function of each
+    member's log-odds.) Without sigmoid calibration (isotonic, or
+    ``calibration=None``) ``a = 1, b = 0``: the mean decision
     value. Each feature's contribution is then put on the pixels it describes by
     its family's :meth:`~xrayfeat.features.FeatureFamily.attribution_map` (HOG:
     its cell; LBP: its grid region's mask pixels; intensity histogram bins: the
@@ -82,9 +84,11 @@ class Explanation:
     probability : float
         Calibrated probability of ``label`` (under the model's prevalence).
     threshold : float or None
-        The binary model's threshold on the probability of ``classes[1]``.
+        The binary model's threshold on the probability of ``pos_label``.
     classes : ndarray
         The model's classes.
+    pos_label : object or None
+        The binary model's positive class (None for multiclass models).
     method : {"linear", "tree-contribs", "occlusion"}
         How the heatmap was made (see the module docstring).
     score : float
@@ -120,6 +124,7 @@ class Explanation:
     probability: float
     threshold: float | None
     classes: np.ndarray
+    pos_label: Any
     method: str
     score: float
     baseline: float
@@ -139,7 +144,8 @@ class Explanation:
         """The scalar fields, JSON-serialisable (no arrays)."""
         return {
             "label": _plain(self.label), "probability": self.probability,
-            "threshold": self.threshold, "method": self.method, "score": self.score,
+            "threshold": self.threshold, "pos_label": _plain(self.pos_label), "method": self.method,
+            "score": self.score,
             "baseline": None if np.isnan(self.baseline) else self.baseline,
             "family_totals": dict(self.family_totals),
             "inside_lungs": None if np.isnan(self.inside_lungs) else self.inside_lungs,
@@ -176,7 +182,7 @@ def _plain(value: Any) -> Any:
 # ------------------------------------------------------------------------- model access
 @dataclasses.dataclass
 class _Member:
-    """One fitted base model of the calibration ensemble, with its calibration map.
+    """One fitted base model of the cross-fitted ensemble, with its calibration map.
 
     ``pipeline`` is the fitted ``Pipeline([scaler,] model)``; the member's
     calibrated log-odds for its score column k are ``slope[k] * f_k + offset[k]``
@@ -192,38 +198,39 @@ class _Member:
     feature_mean: np.ndarray | None = None
 
 
-def _members(model: Any) -> list[_Member]:
-    """The base models inside a fitted :class:`~xrayfeat.XrayClassifier`.
+@dataclasses.dataclass
+class _Fitted:
+    """What explanations need of a fitted model: its members, and its probabilities and
+    labels on feature matrices (``proba(F)``, ``labels(proba)``)."""
 
-    The one place that knows how ``model_`` is wrapped: a threshold wrapper
-    (``FixedThresholdClassifier``, ``estimator_``) around a
-    ``CalibratedClassifierCV`` whose ``calibrated_classifiers_`` each hold a
-    fitted pipeline (``estimator``) and its sigmoid calibrators (``a_``, ``b_``:
-    ``p = expit(-(a_ f + b_))``), or around the bare pipeline.
+    members: list[_Member]
+    proba: Any
+    labels: Any
+
+
+def _unwrap(model: Any) -> _Fitted:
+    """The fitted parts of an :class:`~xrayfeat.XrayClassifier`.
+
+    The one place that knows how the model is built: ``model_`` is a
+    :class:`~xrayfeat.calibrated.CalibratedThresholdClassifier` whose ``members_``
+    are the fold-fitted pipelines and whose ``calibrators_`` (shared by the members,
+    one per score column) are ``[a, b]`` arrays for sigmoid calibration
+    (``p = expit(-(a f + b))``), knot arrays for isotonic, or empty without
+    calibration.
     """
-    from sklearn.calibration import _SigmoidCalibration
-    from sklearn.pipeline import Pipeline
-
     est = model.model_
-    while not isinstance(est, Pipeline) and not hasattr(est, "calibrated_classifiers_"):
-        inner = getattr(est, "estimator_", None)
-        if inner is None:
-            raise ConfigError(f"cannot find the fitted classifier inside {type(est).__name__}.")
-        est = inner
-    pairs = ([(c.estimator, c.calibrators) for c in est.calibrated_classifiers_]
-             if hasattr(est, "calibrated_classifiers_") else [(est, [])])
-    out = []
-    for pipe, calibrators in pairs:
+    calibrators = list(est.calibrators_)
+    n = 1 if len(est.classes_) == 2 else len(est.classes_)  # score columns
+    sigmoid = bool(calibrators) and all(np.ndim(c) == 1 for c in calibrators)
+    slope = -np.array([c[0] for c in calibrators], dtype=np.float64) if sigmoid else np.ones(n)
+    offset = -np.array([c[1] for c in calibrators], dtype=np.float64) if sigmoid else np.zeros(n)
+    members = []
+    for pipe in est.members_:
         final = pipe[-1]
         booster = final._model().get_booster() if hasattr(final, "booster_json_") else None
-        sigmoid = bool(calibrators) and all(isinstance(c, _SigmoidCalibration) for c in calibrators)
-        n = max(len(calibrators), 1)
-        slope = np.array([-c.a_ for c in calibrators]) if sigmoid else np.ones(n)
-        offset = np.array([-c.b_ for c in calibrators]) if sigmoid else np.zeros(n)
         mean = getattr(pipe[0], "mean_", None) if len(pipe) > 1 else None
-        out.append(_Member(pipe, slope.astype(np.float64).ravel(), offset.astype(np.float64).ravel(),
-                           booster, mean))
-    return out
+        members.append(_Member(pipe, slope, offset, booster, mean))
+    return _Fitted(members, est.predict_proba, est._labels)
 
 
 def explanation_method(model: Any) -> str:
@@ -240,7 +247,7 @@ def explanation_method(model: Any) -> str:
         "linear" for logistic regression and linear SVMs, "tree-contribs" for
         XGBoost, "occlusion" for anything else (the RBF SVM).
     """
-    member = _members(_check_model(model))[0]
+    member = _unwrap(_check_model(model)).members[0]
     if member.booster is not None:
         return "tree-contribs"
     final = member.pipeline[-1]
@@ -378,7 +385,7 @@ def _parts(spec: Any) -> tuple[np.ndarray, int]:
     return np.concatenate(out), n
 
 
-def _occlusion_contributions(model: Any, members: list[_Member], spec: Any, F: np.ndarray,
+def _occlusion_contributions(fitted: _Fitted, spec: Any, F: np.ndarray,
                              k_label: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(per-feature share of each part's drop (n, d), the label's log-odds (n,)).
 
@@ -387,7 +394,7 @@ def _occlusion_contributions(model: Any, members: list[_Member], spec: Any, F: n
     value and so neutral for the model; the drop of the label's calibrated
     log-odds is the part's value, shared evenly by its features.
     """
-    baseline = np.mean([m.feature_mean for m in members], axis=0)
+    baseline = np.mean([m.feature_mean for m in fitted.members], axis=0)
     parts, n_parts = _parts(spec)
     size = np.bincount(parts, minlength=n_parts)
     contrib = np.empty(F.shape, dtype=np.float64)
@@ -396,7 +403,7 @@ def _occlusion_contributions(model: Any, members: list[_Member], spec: Any, F: n
         X = np.repeat(x[None, :], n_parts + 1, axis=0)
         hidden = np.arange(1, n_parts + 1)[parts]  # row of X in which feature j is reset
         X[hidden, np.arange(len(x))] = baseline
-        s = _log_odds(model.predict_proba_from_features(X)[:, k_label[i]])
+        s = _log_odds(fitted.proba(X)[:, k_label[i]])
         drop = s[0] - s[1:]
         contrib[i] = (drop / size)[parts]
         score[i] = s[0]
@@ -468,8 +475,8 @@ def explain(model: Any, images: Any, *, method: str = "auto") -> Explanation | l
                           f"{list(EXPLAIN_METHODS)}.")
     default = explanation_method(model)
     chosen = default if method == "auto" else method
-    members = _members(model)
-    occludable = all(m.feature_mean is not None for m in members)
+    fitted = _unwrap(model)
+    occludable = all(m.feature_mean is not None for m in fitted.members)
     if chosen != default and (chosen != "occlusion" or not occludable):
         hint = "" if default == "occlusion" or not occludable else " or 'occlusion'"
         why = (" (occlusion resets features to their training mean, which only models that "
@@ -483,28 +490,28 @@ def explain(model: Any, images: Any, *, method: str = "auto") -> Explanation | l
     spec = model.features_._fitted_spec()
     out: list[Explanation] = []
     for start in range(0, len(sources), _BATCH):
-        out += _explain_batch(model, members, spec, sources[start:start + _BATCH], chosen)
+        out += _explain_batch(model, fitted, spec, sources[start:start + _BATCH], chosen)
     return out[0] if single else out
 
 
-def _explain_batch(model: Any, members: list[_Member], spec: Any, sources: list,
+def _explain_batch(model: Any, fitted: _Fitted, spec: Any, sources: list,
                    method: str) -> list[Explanation]:
     from .extract import family_vector, prepare_image, read_source
 
     preps = [prepare_image(read_source(s, spec), spec, segment=True) for s in sources]
     F = np.stack([family_vector(p.image, p.mask, spec) for p in preps])
-    proba = model.predict_proba_from_features(F)
-    labels = model.labels_from_proba(proba)
+    proba = fitted.proba(F)
+    labels = fitted.labels(proba)
     k_label = np.searchsorted(model.classes_, labels)
     col, sign = _oriented_index(model, labels)
     if method == "linear":
-        contrib, base = _linear_contributions(members, F, col, sign)
+        contrib, base = _linear_contributions(fitted.members, F, col, sign)
         scores = contrib.sum(axis=1) + base
     elif method == "tree-contribs":
-        contrib, base = _tree_contributions(members, F, col, sign)
+        contrib, base = _tree_contributions(fitted.members, F, col, sign)
         scores = contrib.sum(axis=1) + base
     else:
-        contrib, scores = _occlusion_contributions(model, members, spec, F, k_label)
+        contrib, scores = _occlusion_contributions(fitted, spec, F, k_label)
         base = np.full(len(F), np.nan)
     out = []
     for i, prep in enumerate(preps):
@@ -513,7 +520,8 @@ def _explain_batch(model: Any, members: list[_Member], spec: Any, sources: list,
         lungs = _input_lungs(prep)
         out.append(Explanation(
             heatmap=heatmap, label=labels[i], probability=float(proba[i, k_label[i]]),
-            threshold=model.threshold_, classes=model.classes_, method=method,
+            threshold=model.threshold_, classes=model.classes_, pos_label=model.pos_label_,
+            method=method,
             score=float(scores[i]), baseline=float(base[i]),
             contributions=None if method == "occlusion" else contrib[i], family_totals=totals,
             lung_mask=lungs, inside_lungs=_inside(heatmap, lungs), crop_box=_input_box(spec, prep.info),

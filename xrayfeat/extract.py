@@ -68,7 +68,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ._fitted import check_is_fitted
-from ._validation import Interval, Options, check_image, check_params
+from ._validation import N_JOBS, Interval, Options, Predicate, check_image, check_params
 from ._version import FEATURE_VERSION
 from .cache import FeatureCache, check_memory, config_digest, content_digest, entry_key
 from .exceptions import CacheError, ConfigError, ImageReadError, XrayfeatError
@@ -339,8 +339,9 @@ def read_source(source: Any, spec: _Spec, damage: list[str] | None = None) -> np
 def compute_image_features(image: Any, spec: _Spec) -> tuple[np.ndarray, dict[str, Any]]:
     """Feature vector and side information of one decoded image.
 
-    This is the single place where features are computed (tests count calls
-    to it to check cache hits).
+    The extractor computes every vector here (tests count calls to it to check
+    cache hits); :func:`xrayfeat.explain` uses its two steps, :func:`prepare_image`
+    and :func:`family_vector`, directly.
 
     Parameters
     ----------
@@ -536,47 +537,26 @@ def _show_progress(progress: Any, n: int) -> bool:
 
 
 # ------------------------------------------------------------------------------ estimator
-class _FamiliesConstraint:
-    def __call__(self, value: Any) -> bool:
-        if isinstance(value, str):
-            return True
-        if isinstance(value, (list, tuple)) and value:
-            return all(isinstance(v, (str, FeatureFamily)) for v in value)
-        return False
-
-    def __str__(self) -> str:
-        return "a family name or a non-empty list of family names or FeatureFamily instances"
-
-
-class _MemoryConstraint:
-    def __call__(self, value: Any) -> bool:
-        return isinstance(value, (str, os.PathLike, FeatureCache)) or (
-            hasattr(value, "cache") and getattr(value, "location", None) is not None
-        )
-
-    def __str__(self) -> str:
-        return "a path, a FeatureCache or a joblib.Memory"
-
-
-class _PreprocessConstraint:
-    def __call__(self, value: Any) -> bool:
-        return isinstance(value, (list, tuple)) or (
-            callable(value) and hasattr(value, "describe")
-        )
-
-    def __str__(self) -> str:
-        return "a Preprocessor or a list of preprocessing steps"
-
+_FAMILIES = Predicate(
+    lambda v: isinstance(v, str) or (isinstance(v, (list, tuple)) and len(v) > 0
+                                     and all(isinstance(x, (str, FeatureFamily)) for x in v)),
+    "a family name or a non-empty list of family names or FeatureFamily instances")
+_MEMORY = Predicate(
+    lambda v: isinstance(v, (str, os.PathLike, FeatureCache))
+    or (hasattr(v, "cache") and getattr(v, "location", None) is not None),
+    "a path, a FeatureCache or a joblib.Memory")
+_PREPROCESS = Predicate(lambda v: isinstance(v, (list, tuple)) or (callable(v) and hasattr(v, "describe")),
+                        "a Preprocessor or a list of preprocessing steps")
 
 _CONSTRAINTS = {
-    "families": [None, _FamiliesConstraint()],
+    "families": [None, _FAMILIES],
     "family_params": [None, dict],
     "image_size": [Interval(int, 16, 4096)],
-    "preprocess": [None, _PreprocessConstraint()],
+    "preprocess": [None, _PREPROCESS],
     "crop_lungs": [bool],
     "mask_outside": [bool],
-    "memory": [None, _MemoryConstraint()],
-    "n_jobs": [None, Interval(int, None, -1), Interval(int, 1, None)],
+    "memory": [None, _MEMORY],
+    "n_jobs": [None, N_JOBS],
     "progress": [bool, Options("auto")],
     "batch_size": [Options("auto"), Interval(int, 1, None)],
 }
@@ -849,6 +829,22 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
                 )
             self._spec = spec
         return spec
+
+    def set_params(self, **params: Any) -> FeatureExtractor:
+        """Set parameters; on a fitted extractor, the feature names and spec follow them.
+
+        The extractor is stateless, so "refitting" only re-validates the parameters
+        and records the new feature names: ``set_params(image_size=64)`` after
+        ``fit`` used to be ignored by ``transform``, which kept the fitted spec.
+
+        Returns
+        -------
+        self
+        """
+        super().set_params(**params)
+        if "feature_names_out_" in self.__dict__:
+            self.fit()
+        return self
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

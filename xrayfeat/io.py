@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ._validation import Interval, Options, check_params
+from ._validation import Interval, Options, check_params, integer_to_unit
 from .exceptions import ImageReadError
 
 __all__ = [
@@ -225,10 +225,8 @@ def _decoder_messages() -> Iterator[list[str]]:
 
 def _to_unit_float(arr: np.ndarray, path: Any) -> np.ndarray:
     """Scale a decoded grey array to float32 in [0, 1] by its dtype's range."""
-    if arr.dtype == np.uint8:
-        return arr.astype(np.float32) * np.float32(1 / 255)
-    if arr.dtype == np.uint16:
-        return arr.astype(np.float32) * np.float32(1 / 65535)
+    if arr.dtype in (np.uint8, np.uint16):
+        return integer_to_unit(arr)
     if np.issubdtype(arr.dtype, np.floating):
         out = arr.astype(np.float32)
         if not np.isfinite(out).all():
@@ -242,7 +240,7 @@ def _to_unit_float(arr: np.ndarray, path: Any) -> np.ndarray:
         # Same rule as check_image: intensities are non-negative, scaled by the dtype maximum.
         if arr.size and arr.min() < 0:
             raise ImageReadError(path, f"negative pixel values in a {arr.dtype} image; expected grey levels >= 0")
-        return (arr.astype(np.float64) / np.iinfo(arr.dtype).max).astype(np.float32)
+        return integer_to_unit(arr)
     if arr.dtype == bool:
         return arr.astype(np.float32)
     raise ImageReadError(path, f"unsupported pixel type {arr.dtype}")

@@ -28,12 +28,15 @@ from .exceptions import ModelFileError
 __all__ = ["save", "load", "ALLOWED_TYPES"]
 
 FORMAT = "xrayfeat-model"
-FORMAT_VERSION = 1
+# 2: the fitted estimator on features is a CalibratedThresholdClassifier (cross-fitted
+# calibration); format 1 files hold a structure this version no longer has.
+FORMAT_VERSION = 2
 
 #: Every non-builtin type an xrayfeat model may contain (checked before loading).
 ALLOWED_TYPES = frozenset({
     # xrayfeat
     "xrayfeat.classifier.XrayClassifier",
+    "xrayfeat.calibrated.CalibratedThresholdClassifier",
     "xrayfeat.extract.FeatureExtractor",
     "xrayfeat.models.BalancedXGBClassifier",
     "xrayfeat.thresholds.specificity_at_sensitivity",
@@ -45,22 +48,10 @@ ALLOWED_TYPES = frozenset({
     "sklearn.svm._classes.SVC",
     "sklearn.svm._classes.LinearSVC",
     "sklearn.linear_model._logistic.LogisticRegression",
-    "sklearn.calibration.CalibratedClassifierCV",
-    "sklearn.calibration._CalibratedClassifier",
-    "sklearn.calibration._SigmoidCalibration",
-    "sklearn.isotonic.IsotonicRegression",
-    "sklearn.model_selection._classification_threshold.TunedThresholdClassifierCV",
-    "sklearn.model_selection._classification_threshold.FixedThresholdClassifier",
-    "sklearn.model_selection._split.StratifiedGroupKFold",
-    "sklearn.metrics._scorer._CurveScorer",
-    "sklearn.metrics._scorer._Scorer",
-    "sklearn.metrics._classification.balanced_accuracy_score",
-    "sklearn.metrics._classification.f1_score",
     "sklearn.utils._metadata_requests.MetadataRequest",
     "sklearn.utils._metadata_requests.MethodMetadataRequest",
     "sklearn.utils._bunch.Bunch",
     "sklearn.preprocessing._label.LabelEncoder",
-    "scipy.interpolate._polyint._Interpolator1D",
     "numpy.ndarray",
     "numpy.dtype",
 })
@@ -281,6 +272,11 @@ def load(path: str | os.PathLike) -> Any:
         raise ModelFileError(f"{str(path)!r} is corrupt or was tampered with ({type(exc).__name__}: {exc}).") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ModelFileError(f"{str(path)!r} is a skops file but not an xrayfeat model.")
+    if payload.get("format_version", 0) < FORMAT_VERSION:
+        raise ModelFileError(
+            f"{str(path)!r} was written by an older xrayfeat (format {payload.get('format_version', 0)}, "
+            f"this version reads format {FORMAT_VERSION}); fit the model again and save it."
+        )
     if payload.get("format_version", 0) > FORMAT_VERSION:
         raise ModelFileError(
             f"{str(path)!r} was written by a newer xrayfeat (format {payload['format_version']}); upgrade xrayfeat."

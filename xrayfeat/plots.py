@@ -282,7 +282,7 @@ def explanation_title(explanation: Any) -> str:
     """``"PNEUMONIA p=0.97 (threshold 0.62)\nlinear, 81% of positive attribution in lungs"``."""
     head = f"{explanation.label} p={explanation.probability:.2f}"
     if explanation.threshold is not None:
-        head += f" (threshold {explanation.threshold:.2f} on {explanation.classes[1]})"
+        head += f" (threshold {explanation.threshold:.2f} on {explanation.pos_label})"
     inside = explanation.inside_lungs
     where = "no lung mask" if np.isnan(inside) else f"{inside:.0%} of positive attribution in lungs"
     return f"{head}\n{explanation.method}, {where}"
@@ -353,10 +353,13 @@ def plot_explanation_sheet(explanations: Sequence[Any], images: Sequence[Any], p
     ncols = max(1, min(int(ncols), len(explanations)))
     nrows = math.ceil(len(explanations) / ncols)
     fig = _figure_class()(figsize=(3.2 * ncols, 3.6 * nrows))
+    # Fixed margins rather than tight_layout, which draws the whole figure once more
+    # (half of the cost of a sheet).
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1 - 0.55 / (3.6 * nrows),
+                        wspace=0.04, hspace=0.55 / 3.6)
     for k, (e, img) in enumerate(zip(explanations, images)):
         ax = fig.add_subplot(nrows, ncols, k + 1)
         plot_explanation(e, img, ax=ax, title=False)
         ax.set_title(titles[k] if titles is not None else explanation_title(e), fontsize=7)
-    fig.tight_layout()
     fig.savefig(os.fspath(path), dpi=dpi)
     return os.fspath(path)

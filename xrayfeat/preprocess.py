@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import Interval, Options, check_image, check_params
+from ._validation import Interval, Options, Predicate, check_image, check_params
 from .exceptions import ConfigError
 
 __all__ = [
@@ -83,25 +83,12 @@ def _is_size(value: Any) -> bool:
 
 
 
-class _Described:
-    """A callable constraint with a readable description for error messages."""
-
-    def __init__(self, func: Callable[[Any], bool], text: str):
-        self.func, self.text = func, text
-
-    def __call__(self, value: Any) -> bool:
-        return bool(self.func(value))
-
-    def __str__(self) -> str:
-        return self.text
-
-
-_SIZE = _Described(_is_size, "a positive int or a (rows, cols) pair of positive ints")
-_TILE_GRID = _Described(
+_SIZE = Predicate(_is_size, "a positive int or a (rows, cols) pair of positive ints")
+_TILE_GRID = Predicate(
     lambda v: _is_size(v) and (max(v) if not isinstance(v, (int, np.integer)) else v) <= 64,
     "a positive int <= 64 or a (rows, cols) pair of such ints",
 )
-_ODD = _Described(
+_ODD = Predicate(
     lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 3
     and v % 2 == 1 and v <= 31,
     "an odd int in the range [3, 31]",
@@ -611,17 +598,25 @@ def _canonical(value: Any, key: str = "") -> Any:
     return value
 
 
+def _signature_defaults(func: Callable[..., Any]) -> dict[str, Any]:
+    """A step function's keyword defaults: the one place each step's defaults are written."""
+    import inspect
+
+    return {name: p.default for name, p in inspect.signature(func).parameters.items()
+            if p.default is not inspect.Parameter.empty}
+
+
 def _step_resize(params: Mapping[str, Any]) -> dict[str, Any]:
     if "size" not in params:
         raise ConfigError("the 'resize' step needs a 'size' parameter, e.g. {'size': 224}.")
-    out = {"keep_aspect": False, "pad_value": 0.0, **params}
+    out = {**_signature_defaults(resize), **params}
     check_params(out, {"size": [_SIZE], "keep_aspect": [bool], "pad_value": [_UNIT]},
                  owner="Preprocessor step 'resize'")
     return out
 
 
 def _step_percentile(params: Mapping[str, Any]) -> dict[str, Any]:
-    out = {"low": 0.5, "high": 99.5, **params}
+    out = {**_signature_defaults(normalize_percentile), **params}
     unknown = set(out) - {"low", "high"}
     if unknown:
         raise ConfigError(
@@ -633,27 +628,27 @@ def _step_percentile(params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _step_standardize(params: Mapping[str, Any]) -> dict[str, Any]:
-    out = {"clip": 3.0, **params}
+    out = {**_signature_defaults(standardize), **params}
     check_params(out, {"clip": [Interval(float, 0, None, closed="neither")]},
                  owner="Preprocessor step 'standardize'")
     return out
 
 
 def _step_equalize(params: Mapping[str, Any]) -> dict[str, Any]:
-    out = {"bins": 256, **params}
+    out = {**_signature_defaults(equalize), **params}
     check_params(out, _EQUALIZE_CONSTRAINTS, owner="Preprocessor step 'equalize'")
     return out
 
 
 def _step_clahe(params: Mapping[str, Any]) -> dict[str, Any]:
-    out = {"clip_limit": 2.0, "tile_grid": 8, "bits": 8, **params}
+    out = {**_signature_defaults(clahe), **params}
     check_params(out, _CLAHE_CONSTRAINTS, owner="Preprocessor step 'clahe'")
     return out
 
 
 def _step_denoise(params: Mapping[str, Any]) -> dict[str, Any]:
     rest = dict(params)
-    method = rest.pop("method", "median")
+    method = rest.pop("method", _signature_defaults(denoise)["method"])
     return {"method": method, **_resolve_denoise(method, rest)}
 
 

@@ -30,17 +30,20 @@ from .exceptions import ConfigError
 __all__ = ["adjust_proba", "em_prevalence", "estimate_prevalence", "PrevalenceEstimate", "resolve_prior"]
 
 
-def resolve_prior(prevalence: Any, classes: np.ndarray, *, name: str = "prevalence") -> np.ndarray:
+def resolve_prior(prevalence: Any, classes: np.ndarray, *, pos_label: Any = None,
+                  name: str = "prevalence") -> np.ndarray:
     """Turn a user's prevalence into class priors in ``classes`` order.
 
     Parameters
     ----------
     prevalence : float, dict or array-like
-        Binary: the share of the positive class (``classes[1]``) in (0, 1).
+        Binary: the share of the positive class (``pos_label``) in (0, 1).
         Any problem: ``{class: share}`` for every class, or shares in ``classes``
         order; shares must be positive and sum to 1 (to within 1e-6).
     classes : ndarray of shape (n_classes,)
         The model's classes.
+    pos_label : object or None, default=None
+        Binary: the positive class; None applies :func:`xrayfeat._labels.positive_class`.
     name : str, default="prevalence"
         Name used in error messages.
 
@@ -67,8 +70,10 @@ def resolve_prior(prevalence: Any, classes: np.ndarray, *, name: str = "prevalen
                 f"a single-number {name} is the positive class's share and needs a binary model; "
                 f"this one has classes {classes.tolist()}: give {{class: share}} for each."
             )
+        from ._labels import positive_class
+
         p = float(prevalence)
-        prior = np.array([1.0 - p, p])
+        prior = np.where(classes == positive_class(classes, pos_label), p, 1.0 - p)
     elif isinstance(prevalence, dict):
         keys = {str(k) for k in prevalence}
         names = [str(c) for c in classes]
@@ -227,7 +232,7 @@ def estimate_prevalence(model: Any, images: Any, *, max_iter: int = 1000) -> Pre
 
     model = _check_model(model)
     check_is_fitted(model, "model_")
-    proba = model._training_mix_proba(resolve_images(images))
+    proba = model.model_.training_mix_proba(model.transform_features(resolve_images(images)))
     prior, n_iter, converged = em_prevalence(proba, model.train_prior_, max_iter=max_iter)
     return PrevalenceEstimate(
         prevalence={c.item() if hasattr(c, "item") else c: float(v) for c, v in zip(model.classes_, prior)},

@@ -381,6 +381,7 @@ def shortcut_report(data: Any, estimator: Any = None, *, region: str = "chest",
     random_state = first.random_state if random_state is None else random_state
     overrides = {"cv": cv, "random_state": random_state}
     overrides.update({k: v for k, v in {"memory": memory, "n_jobs": n_jobs}.items() if v is not None})
+    given = named
     named = {k: clone(v).set_params(**overrides) for k, v in named.items()}
     for est in named.values():
         est._validate()
@@ -393,7 +394,8 @@ def shortcut_report(data: Any, estimator: Any = None, *, region: str = "chest",
                  {"region": [Options(*REGIONS)], "max_composites": [None, Interval(int, 1, None)]},
                  owner="shortcut_report")
     swaps = _build_swaps(paths, y, groups, folds, np.random.default_rng(random_state), region, max_composites)
-    reports = {name: _evaluate(est, paths, y, groups, folds, swaps) for name, est in named.items()}
+    reports = {name: _evaluate(est, _fitted_on(given[name], y, folds), paths, y, groups, folds, swaps)
+               for name, est in named.items()}
     return reports[""] if single else reports
 
 
@@ -430,51 +432,44 @@ def _build_swaps(paths: list, y: np.ndarray, groups: np.ndarray, folds: list,
     )
 
 
-def _fit_fold(est: Any, F: np.ndarray, y: np.ndarray, groups: np.ndarray) -> Any:
-    """The pipeline's calibrated classifier fitted on one fold's training part."""
-    import sklearn
+def _fitted_on(est: Any, y: np.ndarray, folds: list) -> Any:
+    """``est`` if it was fitted on these labels with these folds, else None.
 
-    model = est._calibrated(len(y))
-    with sklearn.config_context(enable_metadata_routing=True):
-        model.fit(F, y, **est._routed(model, groups))
-    return model
+    A fitted pipeline's members are then exactly the fold models the diagnostic
+    needs, so nothing is refitted.
+    """
+    model = est.__dict__.get("model_")
+    if model is None:
+        return None
+    res = model.cv_results_
+    fold_of = np.full(len(y), -1)
+    for k, (_, te) in enumerate(folds):
+        fold_of[te] = k
+    same = (len(res["fold"]) == len(y) and np.array_equal(res["fold"], fold_of)
+            and np.array_equal(model.classes_[res["y_index"]], y) and len(model.members_) == len(folds))
+    return est if same else None
 
 
-def _evaluate(est: Any, paths: list, y: np.ndarray, groups: np.ndarray, folds: list,
+def _evaluate(est: Any, fitted: Any, paths: list, y: np.ndarray, groups: np.ndarray, folds: list,
               swaps: _Swaps) -> ShortcutReport:
-    from .classifier import _tune_threshold
-    from .thresholds import parse_objective
-
     classes = np.unique(y)
+    model = None if fitted is None else fitted.model_
     extractor = est._extractor().fit(paths)
-    F = extractor.transform(paths)
-    G = extractor.transform(swaps.composites) if swaps.composites else np.empty((0, F.shape[1]), np.float32)
-    oof = np.zeros((len(y), len(classes)))
+    if model is None:
+        # The pipeline's own estimator on exactly these folds: its members are the fold
+        # models, its threshold is tuned on their out-of-fold probabilities.
+        model = est._numeric().set_params(cv=folds).fit(extractor.transform(paths), y, groups=groups)
+    G = extractor.transform(swaps.composites) if swaps.composites else None
+    oof = model.cv_results_["oof_proba"]
     swap_proba = np.zeros((len(swaps.fold), len(classes)))
-    from joblib import Parallel, delayed
-
-    from .classifier import _one_blas_thread
-
-    # The folds' fits are independent: run them side by side, as fit() does its own.
-    with _one_blas_thread():
-        models = Parallel(n_jobs=est.n_jobs)(
-            delayed(_fit_fold)(est, F[tr], y[tr], groups[tr]) for tr, _ in folds)
-    for k, ((_, te), model) in enumerate(zip(folds, models)):
-        oof[te] = model.predict_proba(F[te])
+    for k in range(len(folds)):
         sel = swaps.fold == k
         if sel.any():
-            swap_proba[sel] = model.predict_proba(G[sel])
-    threshold = None
-    if len(classes) == 2:
-        if isinstance(est.threshold, (int, float)):
-            threshold = float(est.threshold)
-        else:
-            threshold = float(_tune_threshold(oof, y, classes, parse_objective(est.threshold)).best_threshold_)
+            swap_proba[sel] = model.member_proba(k, G[sel])
+    threshold = model.train_threshold_
 
     def decide(p: np.ndarray) -> np.ndarray:
-        if threshold is not None:
-            return classes[(p[:, 1] >= threshold).astype(int)]
-        return classes[np.argmax(p, axis=1)]
+        return model._labels(p, threshold=threshold)
 
     lung_label, body_label = y[swaps.donor], y[swaps.recipient]
     swap_pred = decide(swap_proba)

@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._validation import Options
+from .._validation import Interval, Options, Predicate, tuple_of
 from ._base import FamilyParams, FeatureFamily, spread, to_uint8
 
 __all__ = ["GLCM", "GLCMParams", "GLCM_PROPERTIES"]
@@ -39,22 +39,9 @@ GLCM_PROPERTIES = ("contrast", "dissimilarity", "homogeneity", "ASM", "energy", 
 _ANGLE_CHOICES = (0, 45, 90, 135)
 
 
-class _IntTuple:
-    def __init__(self, low: int, high: int, choices: tuple[Any, ...] | None = None):
-        self.low, self.high, self.choices = low, high, choices
-
-    def __call__(self, value: Any) -> bool:
-        if not (isinstance(value, tuple) and value and len(set(value)) == len(value)):
-            return False
-        if self.choices is not None:
-            return all(v in self.choices and not isinstance(v, bool) for v in value)
-        return all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-                   and self.low <= v <= self.high for v in value)
-
-    def __str__(self) -> str:
-        if self.choices is not None:
-            return f"a non-empty list of distinct values from {list(self.choices)}"
-        return f"a non-empty list of distinct ints in [{self.low}, {self.high}]"
+def _one_of(choices: tuple) -> Predicate:
+    # ``in`` rather than Options: an angle of 0 and 0.0 are the same choice; a bool is none
+    return Predicate(lambda v: not isinstance(v, bool) and v in choices, f"one of {list(choices)}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,9 +74,12 @@ class GLCMParams(FamilyParams):
 
     _constraints: ClassVar = {
         "levels": [Options(8, 16, 32, 64, 128, 256)],
-        "distances": [_IntTuple(1, 64)],
-        "angles": [_IntTuple(0, 0, _ANGLE_CHOICES)],
-        "properties": [_IntTuple(0, 0, GLCM_PROPERTIES)],
+        "distances": [tuple_of(Interval(int, 1, 64), "a non-empty list of distinct ints in [1, 64]",
+                               distinct=True)],
+        "angles": [tuple_of(_one_of(_ANGLE_CHOICES), f"a non-empty list of distinct values from "
+                            f"{list(_ANGLE_CHOICES)}", distinct=True)],
+        "properties": [tuple_of(_one_of(GLCM_PROPERTIES), f"a non-empty list of distinct values from "
+                                f"{list(GLCM_PROPERTIES)}", distinct=True)],
         "use_mask": [bool],
         "backend": [Options("fast", "reference")],
     }

@@ -26,25 +26,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._validation import Options
+from .._validation import Interval, Options, tuple_of
 from ._base import FamilyParams, FeatureFamily, spread, to_uint8
 
 __all__ = ["Intensity", "IntensityParams"]
 
 _LEVELS = np.arange(256, dtype=np.float64) / 255.0
-
-
-class _Percentiles:
-    def __call__(self, value: Any) -> bool:
-        return (
-            isinstance(value, tuple)
-            and len(set(value)) == len(value)
-            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 100
-                    for v in value)
-        )
-
-    def __str__(self) -> str:
-        return "a list of distinct numbers in [0, 100]"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,7 +56,8 @@ class IntensityParams(FamilyParams):
 
     _constraints: ClassVar = {
         "bins": [Options(0, 1, 2, 4, 8, 16, 32, 64, 128, 256)],
-        "percentiles": [_Percentiles()],
+        "percentiles": [tuple_of(Interval(float, 0, 100), "a list of distinct numbers in [0, 100]",
+                                 min_len=0, distinct=True)],
         "backend": [Options("fast", "reference")],
     }
 

@@ -44,7 +44,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._validation import Options
+from .._validation import Interval, Options, Predicate, tuple_of
 from ..exceptions import ConfigError
 from ._base import FamilyParams, FeatureFamily, number_tag, to_uint8
 
@@ -68,26 +68,6 @@ def _is_scales(value: Any) -> bool:
         if not 0.5 <= r <= 16:
             return False
     return len(set(value)) == len(value)
-
-
-class _Scales:
-    def __call__(self, value: Any) -> bool:
-        return _is_scales(value)
-
-    def __str__(self) -> str:
-        return "a non-empty list of distinct (P, R) pairs with P an int in [4, 32] and R in [0.5, 16]"
-
-
-class _Grid:
-    def __call__(self, value: Any) -> bool:
-        return (
-            isinstance(value, tuple) and len(value) == 2
-            and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and 1 <= v <= 64
-                    for v in value)
-        )
-
-    def __str__(self) -> str:
-        return "a (rows, cols) pair of ints in [1, 64]"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,9 +103,10 @@ class LBPParams(FamilyParams):
     backend: str = "fast"
 
     _constraints: ClassVar = {
-        "scales": [_Scales()],
+        "scales": [Predicate(_is_scales, "a non-empty list of distinct (P, R) pairs with P an int in "
+                                         "[4, 32] and R in [0.5, 16]")],
         "method": [Options("uniform", "ror")],
-        "grid": [_Grid()],
+        "grid": [tuple_of(Interval(int, 1, 64), "a (rows, cols) pair of ints in [1, 64]", length=2)],
         "use_mask": [bool],
         "backend": [Options("fast", "reference")],
     }

@@ -118,14 +118,16 @@ def model_summary(model: Any, *, note: str = "") -> dict[str, Any]:
     """
     classes = [str(c) for c in model.classes_]
     threshold = None if model.threshold_ is None else float(model.threshold_)
-    if threshold is not None:
-        rule = f"{classes[1]} when p({classes[1]}) >= {threshold:.3f} ({model.objective_}), else {classes[0]}"
+    positive = None if threshold is None else str(model.pos_label_)
+    if positive is not None:
+        negative = next(c for c in classes if c != positive)
+        rule = f"{positive} when p({positive}) >= {threshold:.3f} ({model.objective_}), else {negative}"
     elif getattr(model, "class_costs_", None) is not None:
         rule = "the class of lowest expected cost"
     else:
         rule = "the most probable class"
     return {"classes": classes, "names": {c: CLASS_NAMES.get(c.upper(), c) for c in classes},
-            "threshold": threshold, "positive_class": classes[1] if threshold is not None else None,
+            "threshold": threshold, "positive_class": positive,
             "decision": rule, "objective": str(model.objective_), "note": note}
 
 
@@ -178,8 +180,9 @@ def analyse(model: Any, data: bytes, *, name: str = "upload", images: bool = Tru
     from ..explanations import explain
 
     image, damage = _decode(data, name, target_size=model.features_.image_size)
-    proba = model.predict_proba([image])[0]
-    label = str(model.labels_from_proba(proba[None, :])[0])
+    F = model.transform_features([image])
+    proba = model.model_.predict_proba(F)[0]
+    label = str(model.model_.predict(F)[0])
     classes = [str(c) for c in model.classes_]
     e = explain(model, image)
     inside = float(e.inside_lungs)

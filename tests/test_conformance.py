@@ -1,0 +1,38 @@
+"""scikit-learn conformance of every numeric estimator (``parametrize_with_checks``).
+
+The exceptions listed are real properties of the estimators, not bugs:
+
+- a thresholded classifier predicts the positive class where its probability reaches
+  the tuned threshold, not where it exceeds 0.5, so ``predict`` is not the arg-max of
+  ``predict_proba`` (scikit-learn's own ``FixedThresholdClassifier`` behaves the same);
+- XGBoost with row subsampling (``subsample=0.8``) draws different rows when a row is
+  repeated than when it is weighted twice, so weights are not equivalent to repetition.
+"""
+
+from __future__ import annotations
+
+from sklearn.model_selection import GroupKFold
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from xrayfeat.calibrated import CalibratedThresholdClassifier
+from xrayfeat.models import BalancedXGBClassifier
+
+_THRESHOLDED = {"check_classifiers_train": "predict applies the tuned threshold, not arg-max of predict_proba"}
+_SUBSAMPLED = {"check_sample_weight_equivalence_on_dense_data":
+               "row subsampling draws differ between a repeated and a twice-weighted row"}
+
+
+def _expected(estimator) -> dict:
+    return _SUBSAMPLED if isinstance(estimator, BalancedXGBClassifier) else _THRESHOLDED
+
+
+@parametrize_with_checks(
+    [
+        CalibratedThresholdClassifier(cv=3),
+        CalibratedThresholdClassifier(classifier="linear-svm", cv=GroupKFold(3), calibration="isotonic"),
+        BalancedXGBClassifier(n_estimators=5, max_depth=2),
+    ],
+    expected_failed_checks=_expected,
+)
+def test_sklearn_conformance(estimator, check):
+    check(estimator)

@@ -1,0 +1,57 @@
+"""Which class is positive: the one rule for thresholds, metrics and prevalence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .exceptions import ConfigError
+
+__all__ = ["NEGATIVE_NAMES", "positive_class"]
+
+#: Class names (compared case-insensitively) that mean "no disease".
+NEGATIVE_NAMES = frozenset({"normal", "negative", "healthy", "no finding", "no_finding", "nofinding"})
+
+
+def positive_class(classes: Any, pos_label: Any = None) -> Any:
+    """The positive (disease) class of a binary problem.
+
+    Parameters
+    ----------
+    classes : array-like of shape (2,)
+        The two class labels, in any order.
+    pos_label : object or None, default=None
+        The positive class, if the caller knows it; it must be one of ``classes``.
+
+    Returns
+    -------
+    object
+        ``pos_label`` if given; else the class that is *not* named like a negative
+        (:data:`NEGATIVE_NAMES`) when exactly one of the two is; else the larger of the
+        two in sorted order (scikit-learn's convention: 1 of {0, 1}, True of {False, True}).
+        So "abnormal" / "normal" makes "abnormal" positive although it sorts first.
+
+    Raises
+    ------
+    ConfigError
+        If ``classes`` does not hold two distinct labels, or ``pos_label`` is not one.
+
+    Examples
+    --------
+    >>> positive_class(["abnormal", "normal"])
+    'abnormal'
+    >>> positive_class([0, 1])
+    1
+    """
+    labels = np.unique(np.asarray(classes)).tolist()
+    if len(labels) != 2:
+        raise ConfigError(f"a positive class needs exactly two classes; got {labels}.")
+    if pos_label is not None:
+        if not any(pos_label == c for c in labels):
+            raise ConfigError(f"pos_label={pos_label!r} is not one of the classes {labels}.")
+        return labels[[pos_label == c for c in labels].index(True)]
+    negative = [str(c).strip().lower() in NEGATIVE_NAMES for c in labels]
+    if sum(negative) == 1:
+        return labels[negative.index(False)]
+    return labels[1]
