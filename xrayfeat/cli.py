@@ -176,7 +176,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
                 cv=args.cv, random_state=args.seed, memory=args.cache, n_jobs=args.jobs)
     out = save(model, args.output)
     auc = model.cv_results_["oof"].get("roc_auc")
-    threshold = "none" if model.threshold_ is None else f"{model.threshold_:.3f}"
+    threshold = "none" if model.threshold_ is None else f"{model.threshold_:.3f} on p({model.pos_label_})"
     _say(f"fitted in {time.perf_counter() - t0:.1f} s: classes {', '.join(map(str, model.classes_))}; "
          f"threshold {threshold} ({model.objective_})"
          + (f"; out-of-fold ROC-AUC {float(auc):.3f}" if auc is not None else ""))
