@@ -458,7 +458,9 @@ def test_unpickled_extractor_with_changed_params_refuses_to_use_the_fitted_cache
     from xrayfeat.extract import FeatureExtractor
 
     fx = FeatureExtractor(families=["intensity"], image_size=64, memory=tmp_path / "c", progress=False).fit()
-    fx.set_params(family_params={"intensity": {"bins": 8}})
+    # set_params refits (see test_set_params_after_fit_is_not_ignored); an attribute
+    # assigned directly does not, and must not reuse the fitted key after unpickling
+    fx.family_params = {"intensity": {"bins": 8}}
     restored = pickle.loads(pickle.dumps(fx))
     with pytest.raises(ConfigError, match="changed since fit"):
         restored.transform([np.full((64, 64), 0.5, np.float32)])
