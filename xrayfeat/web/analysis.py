@@ -40,8 +40,10 @@ class UploadError(XrayfeatError):
     Attributes
     ----------
     status : int
-        413 too large, 415 not an image format xrayfeat reads, 422 an image
-        that cannot be decoded or used (empty, truncated, corrupt, too small).
+        415 not an image format xrayfeat reads (or DICOM without pydicom), 422
+        an image that cannot be decoded or used (empty, truncated, corrupt, too
+        small or too large). Requests over the size limit never get here: the
+        app answers them 413 before reading them.
     """
 
     def __init__(self, message: str, status: int):
