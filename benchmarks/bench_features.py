@@ -37,7 +37,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from xrayfeat.cache import content_digest  # noqa: E402
-from xrayfeat.extract import FeatureExtractor, _Spec, compute_image_features  # noqa: E402
+from xrayfeat._per_image import _Spec, compute_image_features  # noqa: E402
+from xrayfeat.extract import FeatureExtractor  # noqa: E402
 from xrayfeat.features import DEFAULT_FAMILIES, get_family  # noqa: E402
 from xrayfeat.io import read_image  # noqa: E402
 

@@ -457,9 +457,9 @@ def run(cfg: dict[str, Any], *, log: Log = _print) -> dict[str, Any]:
     return out
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(prog: str = "python -m experiments.run") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m experiments.run",
+        prog=prog,
         description="Benchmark xrayfeat pipelines (patient-grouped CV, test split, bootstrap CIs, "
                     "published and user CNN comparisons). No arguments: the embedded sample.",
         epilog="Every configuration key is documented in experiments/configs/default.toml.",
@@ -497,13 +497,15 @@ def _cli_layer(args: argparse.Namespace) -> dict[str, Any]:
     return layer
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, prog: str = "python -m experiments.run") -> int:
     """Command-line entry point; returns the process exit code.
+
+    ``prog`` names the command in ``--help`` (``xrayfeat bench`` runs this too).
 
     0 on success, 1 when some pipelines failed (the rest is reported), 2 for configuration, data or predictions-file errors (printed
     as one ``ConfigError: ...`` line, no traceback), 130 when interrupted.
     """
-    args = _parser().parse_args(argv)
+    args = _parser(prog).parse_args(argv)
     try:
         cfg = resolve_config(args.config, cli=_cli_layer(args), sets=args.sets)
         # loky replaces a worker whose memory grew past 300 MB (cross-validation fits on

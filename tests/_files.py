@@ -32,13 +32,13 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 def require(path: Path) -> Path:
     """``path`` under the shared data, or skip the test; in CI, fail loudly instead.
 
-    CI (``.ci/run``) sets ``XRAYFEAT_REQUIRE_SHARED_DATA=1``: there a missing folder
-    means the checkout is broken, and a silent skip would hide every real-data test.
+    CI (``.ci/run``) sets ``CI=1``: there a missing folder means the checkout is broken,
+    and a silent skip would hide every real-data test.
     """
     if path.exists():
         return path
     message = f"shared data {path} is not present (expected ../shared/data beside the clone)"
-    if os.environ.get("XRAYFEAT_REQUIRE_SHARED_DATA"):
+    if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)
 

@@ -22,7 +22,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import xrayfeat
-import xrayfeat.extract as extract_mod
+import xrayfeat._per_image as per_image_mod
 from xrayfeat.cache import FeatureCache
 from xrayfeat.exceptions import ConfigError, ImageReadError
 from xrayfeat.extract import ExtractionInfo, FeatureExtractor, extract_features
@@ -53,8 +53,8 @@ class _Counter:
 
     def __init__(self, monkeypatch):
         self.calls = 0
-        self._orig = extract_mod.compute_image_features
-        monkeypatch.setattr(extract_mod, "compute_image_features", self)
+        self._orig = per_image_mod.compute_image_features
+        monkeypatch.setattr(per_image_mod, "compute_image_features", self)
 
     def __call__(self, image, spec):
         self.calls += 1
@@ -203,7 +203,7 @@ def test_cache_hits_misses_and_invalidation(images, tmp_path, monkeypatch):
     for over in ({"image_size": 72}, {"family_params": {"lbp": {"grid": (2, 2)}}},
                  {"families": ["intensity"]}, {"preprocess": ["clahe"]}, {"crop_lungs": False}):
         assert run(images[:3], **over)[2] == 3, over
-    monkeypatch.setattr(extract_mod, "FEATURE_VERSION", xrayfeat.FEATURE_VERSION + 1)
+    monkeypatch.setattr(per_image_mod, "FEATURE_VERSION", xrayfeat.FEATURE_VERSION + 1)
     assert run(images[:3])[2] == 3
     monkeypatch.undo()
     counter = _Counter(monkeypatch)
@@ -264,8 +264,9 @@ def test_damaged_cache_file_is_recomputed_on_the_next_runs(images, tmp_path, mon
 _KILLED_RUN = """
 import sys, time
 from pathlib import Path
+import xrayfeat._per_image as per_image
 import xrayfeat.extract as ex
-orig = ex.compute_image_features
+orig = per_image.compute_image_features
 calls = [0]
 def stalling(image, spec):
     # After 8 images (four batches of 2 begun, three of them written) signal the test
@@ -275,7 +276,7 @@ def stalling(image, spec):
         Path(sys.argv[1] + ".ready").touch()
         time.sleep(3600)
     return orig(image, spec)
-ex.compute_image_features = stalling
+per_image.compute_image_features = stalling
 paths = sys.argv[2:]
 ex.FeatureExtractor(families=["intensity", "lbp"], image_size=64, memory=sys.argv[1],
                     batch_size=2, progress=False).fit().transform(paths)

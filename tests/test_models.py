@@ -301,7 +301,8 @@ def test_predict_table_names_the_files_and_skips_unreadable_ones(model, test_spl
     path = table.to_csv(tmp_path / "out" / "predictions.csv")
     with open(path, newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert list(rows[0]) == ["image", "label", "p_NORMAL", "p_PNEUMONIA", "error"]
+    assert list(rows[0]) == ["image", "label", "p_NORMAL", "p_PNEUMONIA", "threshold", "error"]
+    assert float(rows[keep[0]]["threshold"]) == pytest.approx(model.threshold_)
     assert rows[bad]["label"] == "" and "1 x 1 pixels" in rows[bad]["error"]
     assert rows[keep[0]]["image"] == good[0] and float(rows[keep[0]]["p_PNEUMONIA"]) == pytest.approx(
         table.proba[keep[0], 1])

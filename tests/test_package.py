@@ -56,10 +56,10 @@ def test_missing_shared_data_skips_locally_but_fails_in_ci(tmp_path, monkeypatch
     from _files import require
 
     missing = tmp_path / "chest_xray_224_train"
-    monkeypatch.delenv("XRAYFEAT_REQUIRE_SHARED_DATA", raising=False)
+    monkeypatch.delenv("CI", raising=False)
     with pytest.raises(pytest.skip.Exception, match="not present"):
         require(missing)
-    monkeypatch.setenv("XRAYFEAT_REQUIRE_SHARED_DATA", "1")  # what .ci/run sets
+    monkeypatch.setenv("CI", "1")  # what .ci/run sets
     with pytest.raises(pytest.fail.Exception, match="not present"):
         require(missing)
     assert require(tmp_path) == tmp_path

@@ -261,3 +261,19 @@ def test_svm_model_file_is_compact_and_predicts_the_same(tmp_path):
         assert s.support_vectors_.dtype == np.float64  # libsvm needs float64 to predict
     test, _ = _two_class_images(10, seed=5)
     np.testing.assert_array_equal(loaded.predict_proba(test), model.predict_proba(test))
+
+
+def test_a_model_file_of_the_previous_format_says_so(tmp_path):
+    # Format-1 files held CalibratedClassifierCV / FixedThresholdClassifier, which this
+    # version no longer allows: the message must say "older", not "tampered".
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import balanced_accuracy_score, make_scorer
+    from sklearn.model_selection import TunedThresholdClassifierCV
+
+    old = TunedThresholdClassifierCV(LogisticRegression(), scoring=make_scorer(balanced_accuracy_score))
+    assert sio.get_untrusted_types(data=sio.dumps(old))  # skops itself does not trust these
+    path = tmp_path / "old.xrf"
+    sio.dump({"format": "xrayfeat-model", "format_version": 1, "model": old}, path)
+    with pytest.raises(ModelFileError, match=r"older xrayfeat \(format 1, this version reads format 2\)"):
+        load(path)

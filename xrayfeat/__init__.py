@@ -30,6 +30,7 @@ _LAZY = {
     # reading and data sets
     "read_image": "io",
     "read_images": "io",
+    "decode_image": "io",
     "CorruptImageWarning": "io",
     "load_dataset": "dataset",
     "Dataset": "dataset",

@@ -206,6 +206,10 @@ class PredictionTable:
         Column order of ``proba``.
     errors : dict of int to str
         Row -> why that image was skipped (``on_error="skip"``).
+    threshold : float or None
+        The model's decision threshold on the probability of its positive class
+        (``model.pos_label_``; binary), None for
+        a multiclass model (most probable or cheapest class).
     """
 
     images: list[str]
@@ -213,38 +217,44 @@ class PredictionTable:
     proba: np.ndarray
     classes: list[str]
     errors: dict[int, str] = field(default_factory=dict)
+    threshold: float | None = None
 
     def rows(self) -> list[dict[str, Any]]:
-        """One dict per image: ``image``, ``label``, ``p_<class>`` ..., ``error``."""
+        """One dict per image: ``image``, ``label``, ``p_<class>`` ..., ``threshold``, ``error``."""
         out = []
         for i, image in enumerate(self.images):
             row: dict[str, Any] = {"image": image, "label": self.labels[i]}
             row.update({f"p_{c}": float(self.proba[i, k]) for k, c in enumerate(self.classes)})
+            row["threshold"] = self.threshold
             row["error"] = self.errors.get(i, "")
             out.append(row)
         return out
 
     def to_csv(self, path: str | os.PathLike) -> Path:
-        """Write :meth:`rows` as CSV (skipped images have empty labels and probabilities).
+        """Write :meth:`csv_text` to a file.
 
         Returns
         -------
         pathlib.Path
             The file, written atomically.
         """
+        from ._atomic import write_text
+
+        return write_text(path, self.csv_text())
+
+    def csv_text(self) -> str:
+        """:meth:`rows` as CSV text (skipped images have empty labels and probabilities)."""
         import csv
         import io
 
-        from ._atomic import write_text
-
         buf = io.StringIO()
-        columns = ["image", "label", *(f"p_{c}" for c in self.classes), "error"]
+        columns = ["image", "label", *(f"p_{c}" for c in self.classes), "threshold", "error"]
         writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         for row in self.rows():
             writer.writerow({k: ("" if v is None or (isinstance(v, float) and np.isnan(v)) else v)
                              for k, v in row.items()})
-        return write_text(path, buf.getvalue())
+        return buf.getvalue()
 
     def to_frame(self) -> Any:
         """The table as a pandas DataFrame (needs pandas, which xrayfeat does not require)."""
@@ -314,4 +324,5 @@ def predict_table(model: XrayClassifier, images: Any, *, on_error: str = "raise"
         warnings.warn(f"skipped {len(info.errors)} unreadable image(s): {shown}{more}", UserWarning,
                       stacklevel=2)
     return PredictionTable(images=names, labels=labels, proba=proba,
-                           classes=[str(c) for c in model.classes_], errors=info.errors)
+                           classes=[str(c) for c in model.classes_], errors=info.errors,
+                           threshold=None if model.threshold_ is None else float(model.threshold_))

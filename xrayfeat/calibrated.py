@@ -76,7 +76,7 @@ def one_blas_thread() -> Iterator[None]:
     """
     from threadpoolctl import threadpool_limits
 
-    from .extract import loky_workers_exit_with_parent
+    from ._runner import loky_workers_exit_with_parent
 
     with threadpool_limits(limits=1, user_api="blas"), loky_workers_exit_with_parent(inner_max_num_threads=1):
         yield

@@ -302,16 +302,17 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
 
     # ---------------------------------------------------------------- predict
     def _prediction_extractor(self):
-        """``features_`` with the cache the model's current parameters ask for.
+        """``features_`` with the cache and jobs the model's current parameters ask for.
 
-        set_params(memory=None) used to have no effect: features_ kept the cache it
-        was fitted with.
+        set_params(memory=None) or set_params(n_jobs=...) used to have no effect:
+        features_ kept what it was fitted with.
         """
         check_is_fitted(self, "model_")
         import copy
 
         extractor = copy.copy(self.features_)
-        extractor.memory = self._extractor().memory
+        current = self._extractor()
+        extractor.memory, extractor.n_jobs = current.memory, current.n_jobs
         return extractor
 
     def transform_features(self, X) -> np.ndarray:

@@ -496,7 +496,7 @@ def explain(model: Any, images: Any, *, method: str = "auto") -> Explanation | l
 
 def _explain_batch(model: Any, fitted: _Fitted, spec: Any, sources: list,
                    method: str) -> list[Explanation]:
-    from .extract import family_vector, prepare_image, read_source
+    from ._per_image import family_vector, prepare_image, read_source
 
     preps = [prepare_image(read_source(s, spec), spec, segment=True) for s in sources]
     F = np.stack([family_vector(p.image, p.mask, spec) for p in preps])

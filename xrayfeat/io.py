@@ -37,6 +37,7 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "read_image",
     "read_images",
+    "decode_image",
     "image_format",
     "ReadResult",
 ]
@@ -395,6 +396,14 @@ def _from_array(arr: np.ndarray) -> np.ndarray:
     return _to_unit_float(_to_grey(arr, None), None)
 
 
+_READ_CONSTRAINTS = {
+    "target_size": [None, Interval(int, 1, None)],
+    "min_side": [Interval(int, 1, None)],
+    "max_pixels": [Interval(int, 1, None)],
+    "strict": [bool],
+}
+
+
 def read_image(
     source: str | os.PathLike | np.ndarray,
     *,
@@ -462,13 +471,7 @@ def read_image(
     check_params(
         {"target_size": target_size, "min_side": min_side, "max_pixels": max_pixels,
          "strict": strict},
-        {
-            "target_size": [None, Interval(int, 1, None)],
-            "min_side": [Interval(int, 1, None)],
-            "max_pixels": [Interval(int, 1, None)],
-            "strict": [bool],
-        },
-        owner="read_image",
+        _READ_CONSTRAINTS, owner="read_image",
     )
     damage: list[str] = []
     image = _read(source, target_size=target_size, min_side=min_side, max_pixels=max_pixels,
@@ -497,12 +500,86 @@ def _read(
         raise ImageReadError(
             None, f"expected a file path or a numpy array; got {type(source).__name__}"
         )
+    return _check_side(image, path, min_side)
+
+
+def _check_side(image: np.ndarray, path: Any, min_side: int) -> np.ndarray:
     if min(image.shape) < min_side:
         raise ImageReadError(
             path,
             f"image is only {image.shape[1]} x {image.shape[0]} pixels; at least "
             f"{min_side} x {min_side} is needed (min_side)",
         )
+    return image
+
+
+def decode_image(
+    data: bytes,
+    *,
+    name: str = "<bytes>",
+    target_size: int | None = None,
+    min_side: int = 16,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    strict: bool = False,
+) -> np.ndarray:
+    """Decode an image held in memory (an upload, a database blob) like :func:`read_image`.
+
+    The bytes go through the same signature, completeness, size and decoder checks
+    as a file, so the result and every error are those :func:`read_image` gives for
+    a file with these bytes; nothing is written to disk.
+
+    Parameters
+    ----------
+    data : bytes, bytearray or memoryview
+        The encoded file: JPEG, PNG, BMP, TIFF or DICOM (with pydicom).
+    name : str, default="<bytes>"
+        Shown in error messages in place of a file name; never used as a path.
+    target_size, min_side, max_pixels, strict
+        As in :func:`read_image`.
+
+    Returns
+    -------
+    image : ndarray of shape (rows, cols), dtype float32
+        Grey values in [0, 1].
+
+    Raises
+    ------
+    ImageReadError
+        For empty, truncated, foreign, corrupt, too small or too large data;
+        the message starts with ``name``.
+
+    Warns
+    -----
+    CorruptImageWarning
+        For a damaged JPEG that still decodes, unless ``strict=True``.
+
+    Examples
+    --------
+    >>> import cv2, numpy as np
+    >>> from xrayfeat.io import decode_image
+    >>> ok, png = cv2.imencode(".png", np.full((32, 40), 128, np.uint8))
+    >>> decode_image(png.tobytes()).shape
+    (32, 40)
+    >>> decode_image(b"GIF89a...", name="upload.gif")
+    Traceback (most recent call last):
+    ...
+    xrayfeat.exceptions.ImageReadError: cannot read image 'upload.gif': not a supported image (JPEG, PNG, BMP, TIFF or DICOM signature not found)
+    """
+    check_params(
+        {"target_size": target_size, "min_side": min_side, "max_pixels": max_pixels,
+         "strict": strict},
+        _READ_CONSTRAINTS, owner="decode_image",
+    )
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ImageReadError(name, f"expected bytes; got {type(data).__name__}")
+    damage: list[str] = []
+    image = _decode_bytes(bytes(data), name, target_size=target_size, max_pixels=max_pixels,
+                          damage=damage)
+    image = _check_side(image, name, min_side)
+    if damage:
+        if strict:
+            raise ImageReadError(name, damage[0])
+        warnings.warn(f"image {name!r}: {damage[0]}.", CorruptImageWarning, stacklevel=2)
     return image
 
 

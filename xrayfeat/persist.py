@@ -56,6 +56,23 @@ ALLOWED_TYPES = frozenset({
     "numpy.dtype",
 })
 
+# Types that format-1 files held and this version no longer allows: a file naming only
+# these (and declaring format 1) is old, not tampered with.
+_FORMAT_1_TYPES = frozenset({
+    "sklearn.calibration.CalibratedClassifierCV",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.isotonic.IsotonicRegression",
+    "sklearn.model_selection._classification_threshold.TunedThresholdClassifierCV",
+    "sklearn.model_selection._classification_threshold.FixedThresholdClassifier",
+    "sklearn.model_selection._split.StratifiedGroupKFold",
+    "sklearn.metrics._scorer._CurveScorer",
+    "sklearn.metrics._scorer._Scorer",
+    "sklearn.metrics._classification.balanced_accuracy_score",
+    "sklearn.metrics._classification.f1_score",
+    "scipy.interpolate._polyint._Interpolator1D",
+})
+
 _EXTRA_ALLOWED: set[str] = set()
 
 
@@ -230,6 +247,20 @@ def _check_archive(path: Path) -> None:
     )
 
 
+def _declared_format_version(path: Path) -> int | None:
+    """The ``format_version`` a model file declares, read from its JSON schema alone.
+
+    Lets an old file be told apart from a tampered one before its types are checked:
+    a format-1 file names types this version no longer allows.
+    """
+    try:
+        with zipfile.ZipFile(path) as zf:
+            schema = json.loads(zf.read("schema.json"))
+        return int(json.loads(schema["content"]["format_version"]["content"]))
+    except (KeyError, TypeError, ValueError, OSError, zipfile.BadZipFile):
+        return None
+
+
 def load(path: str | os.PathLike) -> Any:
     """Load a model saved by :func:`save`, refusing anything that could run code.
 
@@ -260,6 +291,12 @@ def load(path: str | os.PathLike) -> Any:
     except Exception as exc:  # skops raises assorted errors on damaged archives
         raise ModelFileError(f"{str(path)!r} is corrupt or was tampered with ({type(exc).__name__}: {exc}).") from None
     refused = sorted(set(found) - ALLOWED_TYPES - _EXTRA_ALLOWED)
+    declared = _declared_format_version(path)
+    if refused and declared is not None and declared < FORMAT_VERSION and set(refused) <= _FORMAT_1_TYPES:
+        raise ModelFileError(
+            f"{str(path)!r} was written by an older xrayfeat (format {declared}, this version reads "
+            f"format {FORMAT_VERSION}); fit the model again and save it."
+        )
     if refused:
         raise ModelFileError(
             f"{str(path)!r} refers to type(s) outside xrayfeat's allow-list, so it was not loaded: "
