@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 import xrayfeat
-from xrayfeat.datasets import sample_path
+from xrayfeat.sample_data import sample_path
 from xrayfeat.web import demo_model
 
 FULLRES = Path(__file__).resolve().parents[2] / "shared" / "data" / "chest_xray_fullres_sample"

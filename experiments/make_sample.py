@@ -1,4 +1,4 @@
-"""Rebuild the embedded sample in ``xrayfeat/datasets/sample`` from the 224 px training split.
+"""Rebuild the embedded sample in ``xrayfeat/sample_data/sample`` from the 224 px training split.
 
 The sample is a deterministic, patient-disjoint subset: whole patients are drawn
 with a fixed seed, so a patient's images never straddle train and test. Images are
@@ -66,7 +66,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("source", type=Path, help="folder with NORMAL/ and PNEUMONIA/ (224 px split)")
     parser.add_argument("--dest", type=Path,
-                        default=Path(__file__).resolve().parents[1] / "xrayfeat" / "datasets" / "sample")
+                        default=Path(__file__).resolve().parents[1] / "xrayfeat" / "sample_data" / "sample")
     args = parser.parse_args()
     counts = build(args.source, args.dest)
     size = sum(p.stat().st_size for p in args.dest.rglob("*.jpeg"))

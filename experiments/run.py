@@ -103,7 +103,7 @@ def load_data(cfg: dict[str, Any]):
         (resolved, part of the run hash) and ``notes``.
     """
     from xrayfeat.dataset import load_dataset
-    from xrayfeat.datasets import sample_path
+    from xrayfeat.sample_data import sample_path
 
     d = cfg["data"]
     kw = {"labels": cfg["labels"], "duplicates": d["duplicates"]}
@@ -125,7 +125,7 @@ def load_data(cfg: dict[str, Any]):
                 )
             test = full.split("test")
             label = "sample" if not d["root"] else root.name
-            desc = ("embedded sample (xrayfeat.datasets.sample_path())" if not d["root"]
+            desc = ("embedded sample (xrayfeat.sample_data.sample_path())" if not d["root"]
                     else f"{root} (train/ and test/ splits" + (", val/ added to training)" if d["val"] == "train" else ")"))
             paths = {"root": str(root)}
         else:

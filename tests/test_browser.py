@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from xrayfeat.datasets import sample_path
+from xrayfeat.sample_data import sample_path
 
 FILM = sorted((sample_path() / "test" / "PNEUMONIA").glob("*.jpeg"))[0]
 

@@ -13,7 +13,7 @@ import pytest
 import xrayfeat
 from xrayfeat.cli import main
 from xrayfeat import explain
-from xrayfeat.datasets import sample_path
+from xrayfeat.sample_data import sample_path
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_TEST = sample_path() / "test"

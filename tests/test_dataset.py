@@ -11,7 +11,7 @@ import pytest
 
 from xrayfeat import DatasetError, DuplicateImageError, load_dataset, patient_folds
 from xrayfeat.dataset import patient_id
-from xrayfeat.datasets import SAMPLE_CITATION, load_sample, sample_path
+from xrayfeat.sample_data import SAMPLE_CITATION, load_sample, sample_path
 from xrayfeat.exceptions import ConfigError
 
 _COUNTER = iter(range(10**6))
@@ -277,7 +277,7 @@ def test_embedded_sample():
 def test_missing_split_message_lists_plain_split_names(tmp_path):
     import shutil
 
-    from xrayfeat.datasets import sample_path
+    from xrayfeat.sample_data import sample_path
 
     shutil.copytree(Path(sample_path()) / "train", tmp_path / "train")
     with pytest.raises(DatasetError, match=r"no 'test' split; splits present: \['train'\]\.$"):

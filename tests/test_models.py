@@ -8,7 +8,7 @@ from sklearn.exceptions import NotFittedError
 
 import xrayfeat
 from xrayfeat import ConfigError, ImageReadError, XrayClassifier
-from xrayfeat.datasets import load_sample, sample_path
+from xrayfeat.sample_data import load_sample, sample_path
 
 from _files import SHARED_DATA, needs_shared
 

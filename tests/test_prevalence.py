@@ -7,7 +7,7 @@ import pytest
 
 import xrayfeat
 from xrayfeat import ConfigError
-from xrayfeat.datasets import load_sample, sample_path
+from xrayfeat.sample_data import load_sample, sample_path
 from xrayfeat.prevalence import adjust_proba, em_prevalence, resolve_prior
 from xrayfeat.thresholds import best_weighted_threshold, parse_objective
 

@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import experiments.pipelines  # noqa: E402
 from experiments.config import resolve_config  # noqa: E402
 from experiments.run import PipelineFailure, main, run  # noqa: E402
-from xrayfeat.datasets import load_sample  # noqa: E402
+from xrayfeat.sample_data import load_sample  # noqa: E402
 
 SMALL = [
     "cv.folds=3", "evaluation.n_boot=50", "evaluation.timing_images=2",
@@ -257,7 +257,7 @@ def test_learning_curve_subsets_are_nested():
 def test_data_root_without_test_split_suggests_a_cv_only_run(tmp_path, capsys):
     import shutil
 
-    from xrayfeat.datasets import sample_path
+    from xrayfeat.sample_data import sample_path
 
     root = tmp_path / "only-train"
     shutil.copytree(Path(sample_path()) / "train", root / "train")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import xrayfeat
-from xrayfeat.datasets import sample_path
+from xrayfeat.sample_data import sample_path
 from xrayfeat import explain
 
 pytest.importorskip("flask")  # the optional 'web' extra (in the 'test' extra, so CI has it)

@@ -35,7 +35,7 @@ _LAZY = {
     "load_dataset": "dataset",
     "Dataset": "dataset",
     "patient_folds": "dataset",
-    "datasets": None,
+    "sample_data": None,
     # preprocessing and segmentation
     "Preprocessor": "preprocess",
     "segment_lungs": "segment",

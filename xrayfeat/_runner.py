@@ -18,7 +18,8 @@ import numpy as np
 
 from . import _per_image
 from ._per_image import _Spec
-from .cache import check_memory, content_digest, entry_key
+from .cache import check_memory, entry_key
+from .io import content_digest
 from .exceptions import CacheError, ConfigError, ImageReadError, XrayfeatError
 from .io import warn_damaged
 

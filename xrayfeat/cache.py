@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 
 from .exceptions import CacheError, ConfigError
-from .io import read_bytes
+from .io import content_digest  # noqa: F401 - re-exported: the cache key is made of it
 
 __all__ = [
     "FeatureCache",
@@ -73,44 +73,6 @@ class CacheCorruptionWarning(UserWarning):
 
 
 # ------------------------------------------------------------------------------ digests
-def content_digest(source: str | os.PathLike | np.ndarray) -> str:
-    """Digest of an image's content: the file's bytes, or an array's dtype, shape and data.
-
-    Parameters
-    ----------
-    source : str, path-like or ndarray
-        Image file or in-memory array.
-
-    Returns
-    -------
-    str
-        32 hexadecimal characters (blake2b, 16 bytes).
-
-    Raises
-    ------
-    ImageReadError
-        If the file cannot be opened.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from xrayfeat.cache import content_digest
-    >>> content_digest(np.zeros((2, 2))) == content_digest(np.zeros((2, 2)))
-    True
-    >>> content_digest(np.zeros((2, 2))) == content_digest(np.zeros((4, 1)))
-    False
-    """
-    h = hashlib.blake2b(digest_size=16)
-    if isinstance(source, np.ndarray):
-        arr = np.ascontiguousarray(source)
-        h.update(f"array:{arr.dtype.str}:{arr.shape}:".encode())
-        h.update(arr.data if arr.size else b"")
-        return h.hexdigest()
-    h.update(b"file:")
-    h.update(read_bytes(os.fspath(source)))
-    return h.hexdigest()
-
-
 def config_digest(config: Mapping[str, Any], *, default: Any = None) -> str:
     """Digest of a JSON-serialisable configuration (canonical JSON: sorted keys, no spaces).
 

@@ -163,7 +163,7 @@ def _load(path: str):
 
 def _cmd_fit(args: argparse.Namespace) -> int:
     from .api import fit
-    from .datasets import load_sample
+    from .sample_data import load_sample
     from .persist import save
 
     if args.sample == (args.data is not None):

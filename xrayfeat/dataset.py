@@ -26,7 +26,7 @@ from typing import Literal
 import numpy as np
 
 from ._validation import Interval, Options, check_params
-from .cache import content_digest
+from .io import content_digest
 from .exceptions import DatasetError, DuplicateImageError
 from .io import IMAGE_SUFFIXES, is_image_name
 
@@ -361,8 +361,8 @@ def load_dataset(
 
     Examples
     --------
-    >>> from xrayfeat import load_dataset, datasets
-    >>> ds = load_dataset(datasets.sample_path(), split="train")
+    >>> from xrayfeat import load_dataset, sample_data
+    >>> ds = load_dataset(sample_data.sample_path(), split="train")
     >>> ds.class_names
     ('NORMAL', 'PNEUMONIA')
     """

@@ -462,7 +462,7 @@ def explain(model: Any, images: Any, *, method: str = "auto") -> Explanation | l
     Examples
     --------
     >>> import xrayfeat
-    >>> model = xrayfeat.fit(xrayfeat.datasets.load_sample(), cv=3)  # doctest: +SKIP
+    >>> model = xrayfeat.fit(xrayfeat.sample_data.load_sample(), cv=3)  # doctest: +SKIP
     >>> e = xrayfeat.explain(model, "film.jpeg")                      # doctest: +SKIP
     >>> e.label, round(e.probability, 2), round(e.inside_lungs, 2)    # doctest: +SKIP
     ('PNEUMONIA', 0.97, 0.81)

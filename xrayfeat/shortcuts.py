@@ -358,7 +358,7 @@ def shortcut_report(data: Any, estimator: Any = None, *, region: str = "chest",
     --------
     >>> import xrayfeat
     >>> from xrayfeat import XrayClassifier
-    >>> rep = xrayfeat.shortcut_report(xrayfeat.datasets.sample_path(),
+    >>> rep = xrayfeat.shortcut_report(xrayfeat.sample_data.sample_path(),
     ...                                XrayClassifier(cv=3))       # doctest: +SKIP
     >>> rep.swap_balanced_accuracy                                 # doctest: +SKIP
     0.83

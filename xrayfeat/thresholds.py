@@ -47,15 +47,12 @@ _INFEASIBLE = -10.0
 
 def _rates(y_true: np.ndarray, y_pred: np.ndarray, pos_label) -> tuple[float, float, float]:
     """(sensitivity, specificity, precision) with 0 for an empty denominator."""
+    from .metrics._checks import confusion_rates
+
     pos, pred_pos = y_true == pos_label, y_pred == pos_label
-    tp = float(np.sum(pos & pred_pos))
-    fn = float(np.sum(pos & ~pred_pos))
-    tn = float(np.sum(~pos & ~pred_pos))
-    fp = float(np.sum(~pos & pred_pos))
-    sens = tp / (tp + fn) if tp + fn else 0.0
-    spec = tn / (tn + fp) if tn + fp else 0.0
-    prec = tp / (tp + fp) if tp + fp else 0.0
-    return sens, spec, prec
+    r = confusion_rates(np.sum(pos & pred_pos), np.sum(~pos & pred_pos), np.sum(~pos & ~pred_pos),
+                        np.sum(pos & ~pred_pos))
+    return float(r["sensitivity"]), float(r["specificity"]), float(r["precision"])
 
 
 def specificity_at_sensitivity(y_true, y_pred, *, min_sensitivity: float, pos_label) -> float:
@@ -193,16 +190,17 @@ def best_weighted_threshold(positive: np.ndarray, score: np.ndarray, weight: np.
     s, pos, w = score[order], positive[order], weight[order]
     # candidates: each distinct score, labelling it and everything above positive
     last = np.r_[np.flatnonzero(np.diff(s) != 0), len(s) - 1]
+    from .metrics._checks import confusion_rates
+
     tp = np.cumsum(w * pos)[last]
     fp = np.cumsum(w * ~pos)[last]
     p_total, n_total = float(np.sum(w * pos)), float(np.sum(w * ~pos))
-    sens = tp / p_total if p_total else np.zeros_like(tp)
-    spec = 1 - fp / n_total if n_total else np.zeros_like(fp)
-    prec = np.divide(tp, tp + fp, out=np.zeros_like(tp), where=(tp + fp) > 0)
+    r = confusion_rates(tp, fp, n_total - fp, p_total - tp)
+    sens, spec, prec = r["sensitivity"], r["specificity"], r["precision"]
     if objective.kind in ("balanced_accuracy", "youden"):
-        value = (sens + spec) / 2
+        value = r["balanced_accuracy"]
     elif objective.kind == "f1":
-        value = np.divide(2 * prec * sens, prec + sens, out=np.zeros_like(tp), where=(prec + sens) > 0)
+        value = r["f1"]
     elif objective.kind == "specificity@sensitivity":
         value = np.where(sens >= objective.bound, spec, _INFEASIBLE + sens)
     else:

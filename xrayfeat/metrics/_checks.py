@@ -138,6 +138,29 @@ def _ratio(num: float, den: float) -> float:
     # documented zero-division rule: 0/0 -> 0.0 (scikit-learn's zero_division=0)
     return float(num) / float(den) if den > 0 else 0.0
 
+
+def confusion_rates(tp: Any, fp: Any, tn: Any, fn: Any) -> dict[str, np.ndarray]:
+    """Rates of a 2 x 2 confusion table: the one place they are computed.
+
+    Counts may be numbers or arrays (one table per threshold) and may be weighted.
+    An empty denominator gives 0 (scikit-learn's ``zero_division=0``).
+
+    Returns
+    -------
+    dict
+        ``sensitivity``, ``specificity``, ``precision``, ``npv``, ``f1`` and
+        ``balanced_accuracy``, float64 arrays of the counts' shape.
+    """
+    tp, fp, tn, fn = (np.asarray(v, dtype=np.float64) for v in (tp, fp, tn, fn))
+
+    def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+        num, den = np.broadcast_arrays(num, den)
+        return np.divide(num, den, out=np.zeros(num.shape), where=den > 0)
+
+    sens, spec, prec = ratio(tp, tp + fn), ratio(tn, tn + fp), ratio(tp, tp + fp)
+    return {"sensitivity": sens, "specificity": spec, "precision": prec, "npv": ratio(tn, tn + fn),
+            "f1": ratio(2.0 * prec * sens, prec + sens), "balanced_accuracy": (sens + spec) / 2.0}
+
 def _check_multiproba(proba: ArrayLike) -> np.ndarray:
     p = _check_proba(proba, ndim=2)
     dev = np.abs(p.sum(axis=1) - 1.0)

@@ -19,6 +19,7 @@ from ._checks import (
     _check_proba,
     _check_y01,
     _ratio,
+    confusion_rates,
     _require_both_classes,
 )
 from .calibration import _reliability
@@ -92,17 +93,15 @@ def binary_metrics(
     fp = int(np.sum(pred & ~pos))
     fn = int(np.sum(~pred & pos))
     tn = int(np.sum(~pred & ~pos))
-    sens = _ratio(tp, tp + fn)
-    spec = _ratio(tn, tn + fp)
-    prec = _ratio(tp, tp + fp)
+    rates = {k: float(v) for k, v in confusion_rates(tp, fp, tn, fn).items()}
     return {
         "accuracy": _ratio(tp + tn, y.size),
-        "balanced_accuracy": (sens + spec) / 2.0,
-        "sensitivity": sens,
-        "specificity": spec,
-        "precision": prec,
-        "npv": _ratio(tn, tn + fn),
-        "f1": _ratio(2.0 * prec * sens, prec + sens),
+        "balanced_accuracy": rates["balanced_accuracy"],
+        "sensitivity": rates["sensitivity"],
+        "specificity": rates["specificity"],
+        "precision": rates["precision"],
+        "npv": rates["npv"],
+        "f1": rates["f1"],
         "roc_auc": float(roc_auc_score(y, p)),
         "pr_auc": float(average_precision_score(y, p)),
         "brier": float(np.mean((p - y) ** 2)),
@@ -168,22 +167,9 @@ def threshold_sweep(
     fp = n_neg - np.searchsorted(neg_sorted, t, side="left")
     fn, tn = n_pos - tp, n_neg - fp
 
-    def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-        num = np.asarray(num, dtype=np.float64)
-        den = np.asarray(den, dtype=np.float64)
-        return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
-
-    sens = ratio(tp, np.full(t.shape, n_pos))
-    spec = ratio(tn, np.full(t.shape, n_neg))
-    prec = ratio(tp, tp + fp)
     return {
         "threshold": t,
-        "sensitivity": sens,
-        "specificity": spec,
-        "precision": prec,
-        "npv": ratio(tn, tn + fn),
-        "f1": ratio(2.0 * prec * sens, prec + sens),
-        "balanced_accuracy": (sens + spec) / 2.0,
+        **confusion_rates(tp, fp, tn, fn),
         "tp": tp.astype(np.int64),
         "fp": fp.astype(np.int64),
         "tn": tn.astype(np.int64),

@@ -49,7 +49,7 @@ def demo_model(labels: str = "binary") -> Any:
     XrayClassifier
     """
     from ..api import fit
-    from ..datasets import load_sample
+    from ..sample_data import load_sample
 
     return fit(load_sample("train", labels=labels), labels=labels)
 
