@@ -18,7 +18,7 @@ from experiments.cnn import augment, check_available, train_cnn, write_predictio
 from experiments.compare import read_predictions  # noqa: E402
 from experiments.config import config_hash, resolve_config  # noqa: E402
 from experiments.run import run  # noqa: E402
-from xrayfeat.datasets import load_sample  # noqa: E402
+from xrayfeat.sample_data import load_sample  # noqa: E402
 from xrayfeat.exceptions import ConfigError  # noqa: E402
 
 # A network of a few hundred parameters on 32 px images: seconds, and still a real training run.
