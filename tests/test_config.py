@@ -14,14 +14,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from experiments.config import (  # noqa: E402
     CONFIG_DIR,
     DEFAULT_CONFIG,
-    PIPELINE_SCHEMA,
-    SCHEMA,
     apply_set,
     config_hash,
     expand_pipelines,
     load_toml,
     resolve_config,
 )
+from experiments.schema import PIPELINE_SCHEMA, SCHEMA  # noqa: E402
 from xrayfeat.exceptions import ConfigError  # noqa: E402
 
 
