@@ -277,3 +277,22 @@ def test_a_model_file_of_the_previous_format_says_so(tmp_path):
     sio.dump({"format": "xrayfeat-model", "format_version": 1, "model": old}, path)
     with pytest.raises(ModelFileError, match=r"older xrayfeat \(format 1, this version reads format 2\)"):
         load(path)
+
+
+def test_a_model_fitted_with_other_feature_code_is_refused_on_load(tmp_path, monkeypatch):
+    # A FEATURE_VERSION bump means the features changed: a model fitted on the old ones
+    # must say so when loaded, not fail later with "parameters changed".
+    import xrayfeat._per_image as per_image
+    import xrayfeat.extract as extract
+    from xrayfeat import XrayClassifier
+
+    images, labels = _two_class_images(20)
+    model = XrayClassifier(features={"families": ["intensity"], "image_size": 64, "progress": False},
+                           cv=2).fit(images, labels)
+    path = save(model, tmp_path / "m.xrf")
+    load(path)  # same code: fine
+    for module in (per_image, extract):
+        monkeypatch.setattr(module, "FEATURE_VERSION", module.FEATURE_VERSION + 1)
+    with pytest.raises(ModelFileError, match=r"fitted with feature code version \d+ and this xrayfeat "
+                                             r"computes version \d+.*fit the model again"):
+        load(path)

@@ -69,6 +69,7 @@ from ._fitted import check_is_fitted
 from ._per_image import _Spec
 from ._runner import ExtractionInfo, _as_sources, _extract
 from ._validation import N_JOBS, Interval, Options, Predicate, check_params
+from ._version import FEATURE_VERSION
 from .cache import FeatureCache, config_digest
 from .exceptions import ConfigError
 from .features import DEFAULT_FAMILIES, FeatureFamily, get_family
@@ -302,6 +303,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         self.feature_names_out_ = np.asarray(names, dtype=object)
         self.n_features_out_ = len(names)
         self.config_hash_ = config_digest(spec.config())
+        self.feature_version_ = FEATURE_VERSION
         self._spec = spec
         return self
 
@@ -377,9 +379,15 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         if spec is None:  # unpickled: rebuild, and never let new parameters use the fitted key
             spec = self._build_spec()
             if config_digest(spec.config()) != self.config_hash_:
+                fitted = getattr(self, "feature_version_", None)
+                if fitted != FEATURE_VERSION:
+                    made = f"feature code version {fitted}" if fitted else "an older feature code version"
+                    raise ConfigError(
+                        f"this extractor was fitted with {made} and this xrayfeat computes version "
+                        f"{FEATURE_VERSION}, whose features differ; fit the model again."
+                    )
                 raise ConfigError(
-                    "FeatureExtractor parameters changed since fit (or the feature code did); "
-                    "call fit again before transform."
+                    "FeatureExtractor parameters changed since fit; call fit again before transform."
                 )
             self._spec = spec
         return spec

@@ -23,7 +23,7 @@ from typing import Any
 
 from ._atomic import publish
 from ._version import __version__
-from .exceptions import ModelFileError
+from .exceptions import ConfigError, ModelFileError
 
 __all__ = ["save", "load", "ALLOWED_TYPES"]
 
@@ -326,6 +326,10 @@ def load(path: str | os.PathLike) -> Any:
             "predictions may differ slightly.", UserWarning, stacklevel=2,
         )
     model = payload["model"]
+    try:
+        model.features_._fitted_spec()  # features computed as when the model was fitted?
+    except ConfigError as exc:
+        raise ModelFileError(f"{str(path)!r} cannot be used with this xrayfeat: {exc}") from None
     _restore_support_vectors(model)
     model.saved_versions_ = saved
     return model
