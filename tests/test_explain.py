@@ -225,6 +225,7 @@ def test_labels_and_probabilities_match_predict(logreg, held_out, blob_data):
     for e, p, lab in zip(explanations, proba, labels):
         assert e.label == lab
         assert e.probability == pytest.approx(p[list(logreg.classes_).index(lab)])
+        np.testing.assert_allclose(e.proba, p)
         assert e.threshold == logreg.threshold_
 
 

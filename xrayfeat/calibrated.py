@@ -574,7 +574,9 @@ class CalibratedThresholdClassifier(ClassifierMixin, BaseEstimator):
         -------
         ndarray of shape (n, n_classes)
         """
-        X = self._check_X(X)
+        return self._member_proba(k, self._check_X(X))
+
+    def _member_proba(self, k: int, X: np.ndarray) -> np.ndarray:
         member = self.members_[k]
         if not self.calibrators_:
             return np.asarray(member.predict_proba(X), dtype=np.float64)
@@ -591,8 +593,8 @@ class CalibratedThresholdClassifier(ClassifierMixin, BaseEstimator):
         -------
         ndarray of shape (n, n_classes)
         """
-        X = self._check_X(X)
-        return np.mean([self.member_proba(k, X) for k in range(len(self.members_))], axis=0)
+        X = self._check_X(X)  # once, not once per member
+        return np.mean([self._member_proba(k, X) for k in range(len(self.members_))], axis=0)
 
     def predict_proba(self, X) -> np.ndarray:
         """Calibrated class probabilities under ``prevalence_``.

@@ -87,6 +87,9 @@ class Explanation:
         The binary model's threshold on the probability of ``pos_label``.
     classes : ndarray
         The model's classes.
+    proba : ndarray of shape (n_classes,)
+        Calibrated probability of every class, in ``classes`` order (what
+        :func:`xrayfeat.predict_proba` gives for the image).
     pos_label : object or None
         The binary model's positive class (None for multiclass models).
     method : {"linear", "tree-contribs", "occlusion"}
@@ -124,6 +127,7 @@ class Explanation:
     probability: float
     threshold: float | None
     classes: np.ndarray
+    proba: np.ndarray
     pos_label: Any
     method: str
     score: float
@@ -520,7 +524,8 @@ def _explain_batch(model: Any, fitted: _Fitted, spec: Any, sources: list,
         lungs = _input_lungs(prep)
         out.append(Explanation(
             heatmap=heatmap, label=labels[i], probability=float(proba[i, k_label[i]]),
-            threshold=model.threshold_, classes=model.classes_, pos_label=model.pos_label_,
+            threshold=model.threshold_, classes=model.classes_, proba=proba[i].copy(),
+            pos_label=model.pos_label_,
             method=method,
             score=float(scores[i]), baseline=float(base[i]),
             contributions=None if method == "occlusion" else contrib[i], family_totals=totals,

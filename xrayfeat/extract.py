@@ -417,6 +417,13 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
             tags.transformer_tags.preserves_dtype = []
         return tags
 
+    def __copy__(self) -> FeatureExtractor:
+        # A shallow copy keeps the fitted spec (immutable): copy.copy would otherwise go
+        # through __getstate__ and rebuild and re-check it on every prediction call.
+        new = type(self).__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        return new
+
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state.pop("_spec", None)  # rebuilt on demand; keeps pickles independent of internals

@@ -182,11 +182,10 @@ def analyse(model: Any, data: bytes, *, name: str = "upload", images: bool = Tru
     from ..explanations import explain
 
     image, damage = _decode(data, name, target_size=model.features_.image_size)
-    F = model.transform_features([image])
-    proba = model.model_.predict_proba(F)[0]
-    label = str(model.model_.predict(F)[0])
-    classes = [str(c) for c in model.classes_]
+    # The explanation classifies the film too: one segmentation and one feature vector.
     e = explain(model, image)
+    proba, label = e.proba, str(e.label)
+    classes = [str(c) for c in model.classes_]
     inside = float(e.inside_lungs)
     out: dict[str, Any] = {
         "file": name, "label": label, "name": CLASS_NAMES.get(label.upper(), label),
