@@ -1,8 +1,7 @@
 """Turning probabilities into the benchmark's numbers (all maths from :mod:`xrayfeat.metrics`).
 
-* :func:`cv_summary` -- per-fold metrics of the out-of-fold probabilities that
-  :class:`xrayfeat.XrayClassifier` keeps in ``cv_results_``, with mean and std
-  (the library's :mod:`xrayfeat.metrics.summary`, which also makes ``cv_results_``).
+* per-fold cross-validation metrics come from the library's
+  :func:`xrayfeat.metrics.summary.fold_summary`, which also makes ``cv_results_``;
 * :func:`evaluate` -- test-set metrics with patient-level bootstrap intervals.
 
 Binary problems report the metrics in :data:`BINARY_KEYS` at the pipeline's
@@ -21,13 +20,13 @@ from typing import Any
 import numpy as np
 
 from xrayfeat.metrics import binary_metrics, bootstrap_ci
-from xrayfeat.metrics.summary import BINARY_KEYS, MULTICLASS_KEYS, fold_summary, metric_keys, point_metrics
+from xrayfeat.metrics.summary import BINARY_KEYS, MULTICLASS_KEYS, metric_keys, point_metrics
 
 #: The benchmark's binary positive class (what xrayfeat._labels.positive_class picks
 #: for NORMAL / PNEUMONIA); predictions CSVs name their columns after it.
 POSITIVE = "PNEUMONIA"
 
-__all__ = ["BINARY_KEYS", "MULTICLASS_KEYS", "metric_keys", "point_metrics", "cv_summary", "evaluate"]
+__all__ = ["BINARY_KEYS", "MULTICLASS_KEYS", "metric_keys", "point_metrics", "evaluate"]
 
 
 
@@ -51,12 +50,6 @@ class _Memo:
         if key not in self.store:
             self.store[key] = self.fn(y, p)
         return self.store[key]
-
-
-def cv_summary(y: np.ndarray, oof_proba: np.ndarray, fold: np.ndarray, classes: Sequence[str],
-               threshold: float | None, *, ece_bins: int = 10) -> dict[str, Any]:
-    """Per-fold metrics of out-of-fold probabilities (:func:`xrayfeat.metrics.summary.fold_summary`)."""
-    return fold_summary(y, oof_proba, fold, classes, threshold, ece_bins=ece_bins)
 
 
 def _bacterial_vs_viral(y: np.ndarray, proba: np.ndarray, classes: list[str]) -> dict[str, Any] | None:

@@ -8,7 +8,7 @@ For each :class:`~experiments.config.PipelineSpec`:
 2. :class:`xrayfeat.XrayClassifier` is fitted on all training images with
    patient-grouped cross-validation inside (calibration, threshold tuning and
    the out-of-fold probabilities summarised per fold by
-   :func:`experiments.evaluation.cv_summary`);
+   :func:`xrayfeat.metrics.summary.fold_summary`);
 3. the fitted model predicts the test split, evaluated with patient-level
    bootstrap intervals (:func:`experiments.evaluation.evaluate`);
 4. costs are measured: per-image extraction time (cache off, one process, so it
@@ -27,9 +27,10 @@ from typing import Any
 import numpy as np
 
 from xrayfeat.dataset import Dataset
+from xrayfeat.metrics.summary import fold_summary
 
 from .config import PipelineSpec
-from .evaluation import cv_summary, evaluate
+from .evaluation import evaluate
 
 __all__ = ["run_pipeline", "explain_test", "learning_curve", "peak_memory", "MEMORY_NOTE"]
 
@@ -231,7 +232,7 @@ def run_pipeline(spec: PipelineSpec, train: Dataset, test: Dataset | None, *,
     threshold = model.threshold_
     res = model.cv_results_
     # The function that made the model's cv_results_, again with the run's ECE bins.
-    cv = cv_summary(train.labels, res["oof_proba"], res["fold"], classes, threshold, ece_bins=ev["ece_bins"])
+    cv = fold_summary(train.labels, res["oof_proba"], res["fold"], classes, threshold, ece_bins=ev["ece_bins"])
     cv["pooled"] = {k: v for k, v in res["oof"].items() if not isinstance(v, dict)}
     if "tuning_curve" in res:
         cv["tuning_curve"] = res["tuning_curve"]
