@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/seg_consolidation.py [--data /work/shared/data/chest_xray_224_train]
                                            [--n 150] [--seed 0] [--sheet consolidation.png]
+                                           [--reference-from REV]
 
 There are no expert lung masks here, so the reference is the segmentation itself
 on films where it is easy: NORMAL training films whose mask scores comfortably
@@ -20,6 +21,13 @@ whole mask, the mean Dice of the consolidated lung alone, how often the crop
 fell back, and the mean fraction of the reference crop box the new box still
 covers (below 1 the lung crop cuts off lung). ``--sheet`` writes the worst
 cases as a contact sheet (needs matplotlib).
+
+By default the reference films and masks come from the code under test, so a
+change to the segmentation also changes what it is judged against. To compare two
+versions fairly, ``--reference-from REV`` takes them from ``xrayfeat/segment.py``
+at git revision REV (e.g. ``main``), imported beside the working copy's as in
+``compare_segment.py``; both versions then meet the same films, the same
+consolidations and the same reference masks.
 
 This measures one thing honestly: whether a lung stays segmented when part of it
 turns as bright as soft tissue. It does not stand in for Dice against expert
@@ -40,7 +48,8 @@ sys.path.insert(0, str(ROOT))
 
 from xrayfeat.io import read_image  # noqa: E402
 from xrayfeat.preprocess import resize  # noqa: E402
-from xrayfeat.segment import crop_box, crop_to_lungs, lung_mask_score, segment_lungs  # noqa: E402
+from xrayfeat.segment import crop_box, crop_to_lungs, segment_lungs  # noqa: E402
+from xrayfeat import segment as current  # noqa: E402
 
 SIZE = 256
 ZONES = ("lower", "upper", "whole")
@@ -103,20 +112,29 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--n", type=int, default=150, help="reference NORMAL films to use")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--sheet", type=Path, default=None, help="write the worst cases here (PNG)")
+    ap.add_argument("--reference-from", default=None, metavar="REV",
+                    help="take the reference films and masks from segment.py at git revision "
+                         "REV (default: the code under test)")
     args = ap.parse_args(argv)
+    reference = current
+    if args.reference_from is not None:
+        from compare_segment import _reference
+
+        reference = _reference(args.reference_from)
 
     rng = np.random.default_rng(args.seed)
     files = sorted((args.data / "NORMAL").iterdir())
     files = [files[i] for i in rng.permutation(len(files))]
-    print(f"seed {args.seed}; films from {args.data / 'NORMAL'} in seeded order; {SIZE} px")
+    print(f"seed {args.seed}; films from {args.data / 'NORMAL'} in seeded order; {SIZE} px; "
+          f"reference masks from {args.reference_from or 'the code under test'}")
 
     start = time.perf_counter()
     refs = []
     for f in files:
         img = resize(read_image(f), SIZE)
-        mask = segment_lungs(img)
+        mask = reference.segment_lungs(img)
         lungs = _lungs(mask)
-        if lungs is not None and lung_mask_score(mask) >= 0.1:
+        if lungs is not None and reference.lung_mask_score(mask) >= 0.1:
             refs.append((f.name, img, mask, lungs))
         if len(refs) == args.n:
             break
