@@ -17,8 +17,8 @@ faintly through it. The altered film is segmented again and compared with the
 reference mask of the unaltered film.
 
 Prints, per kind of consolidation: the mean, median and minimum Dice of the
-whole mask, the mean Dice of the consolidated lung alone, how often the crop
-fell back, and the mean fraction of the reference crop box the new box still
+whole mask, the mean Dice of the consolidated lung alone and of the other
+(unaltered) lung alone, how often the crop fell back, and the mean fraction of the reference crop box the new box still
 covers (below 1 the lung crop cuts off lung). ``--sheet`` writes the worst
 cases as a contact sheet (needs matplotlib).
 
@@ -156,27 +156,31 @@ def main(argv: list[str] | None = None) -> None:
                 inter = (max(0, min(r1, ref_box[1]) - max(r0, ref_box[0]))
                          * max(0, min(c1, ref_box[3]) - max(c0, ref_box[2])))
                 d = dice(new, mask)
+                # A consolidation should change its own lung only; a change on the
+                # other side means the film's new look moved the whole segmentation
+                # (thresholds, retries) rather than hid a lung.
                 half = SIZE // 2
-                side_new = new.copy()
+                side_new, other_new = new.copy(), new.copy()
                 if side == 1:
-                    side_new[:, :half] = False
+                    side_new[:, :half] = other_new[:, half:] = False
                 else:
-                    side_new[:, half:] = False
-                rows[zone, opacity].append((d, dice(side_new, lungs[side]), crop.fallback,
+                    side_new[:, half:] = other_new[:, :half] = False
+                rows[zone, opacity].append((d, dice(side_new, lungs[side]),
+                                            dice(other_new, lungs[-side]), crop.fallback,
                                             inter / ref_area))
                 worst.append((d, name, zone, opacity, side, altered, new, mask))
 
     print(f"\n{'consolidation':<22} {'Dice mean':>9} {'median':>7} {'min':>6} "
-          f"{'lung Dice':>9} {'fallback':>8} {'box kept':>8}")
+          f"{'lung Dice':>9} {'other':>6} {'fallback':>8} {'box kept':>8}")
     for (zone, opacity), vals in rows.items():
         a = np.array(vals, dtype=float)
         print(f"{zone + f', opacity {opacity}':<22} {a[:, 0].mean():>9.3f} "
               f"{np.median(a[:, 0]):>7.3f} {a[:, 0].min():>6.3f} {a[:, 1].mean():>9.3f} "
-              f"{a[:, 2].mean():>8.1%} {a[:, 3].mean():>8.3f}")
+              f"{a[:, 2].mean():>6.3f} {a[:, 3].mean():>8.1%} {a[:, 4].mean():>8.3f}")
     every = np.array([v for vals in rows.values() for v in vals], dtype=float)
     print(f"{'all':<22} {every[:, 0].mean():>9.3f} {np.median(every[:, 0]):>7.3f} "
-          f"{every[:, 0].min():>6.3f} {every[:, 1].mean():>9.3f} {every[:, 2].mean():>8.1%} "
-          f"{every[:, 3].mean():>8.3f}")
+          f"{every[:, 0].min():>6.3f} {every[:, 1].mean():>9.3f} {every[:, 2].mean():>6.3f} "
+          f"{every[:, 3].mean():>8.1%} {every[:, 4].mean():>8.3f}")
     print(f"\n{len(every)} segmentations in {time.perf_counter() - start:.1f} s")
 
     if args.sheet is not None:
