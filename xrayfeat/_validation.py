@@ -294,6 +294,14 @@ def check_params(
     ConfigError
         ``The 'x' parameter of Owner must be ... Got ... instead.``
     """
+    # Calls repeat the same few plain values (defaults, mostly); a set already found
+    # valid against this very constraints object is not checked again. Only
+    # immutable built-in scalars qualify, so the answer cannot have changed.
+    plain = tuple((k, v.__class__, v) for k, v in params.items()
+                  if v is None or v.__class__ in _PLAIN)
+    seen = (owner, id(constraints), plain) if len(plain) == len(params) else None
+    if seen is not None and _VALID_PARAMS.get(seen) is constraints:
+        return
     for key, value in params.items():
         allowed = list(constraints.get(key, ()))
         if key not in constraints:
@@ -306,3 +314,12 @@ def check_params(
             raise ConfigError(
                 f"The {key!r} parameter of {owner} must be {choices}. Got {value!r} instead."
             )
+    if seen is not None:
+        if len(_VALID_PARAMS) >= 4096:
+            _VALID_PARAMS.clear()
+        # The constraints object is kept as the value, so its id cannot be reused.
+        _VALID_PARAMS[seen] = constraints
+
+
+_PLAIN = frozenset({bool, int, float, str})
+_VALID_PARAMS: dict[tuple[Any, ...], Mapping[str, Iterable[Constraint]]] = {}

@@ -244,18 +244,20 @@ def _segment_field(img: np.ndarray, work_size: int, invert: str | bool, closing:
             yield lungs
             yield _symmetrised(lungs, work)
 
-    best, best_score = np.zeros(small.shape, bool), -np.inf
+    best, best_check = np.zeros(small.shape, bool), (-np.inf, "")
     for lungs in attempts():
         if lungs is None:
             continue
         mask, apart = _combine(lungs, small.shape)
-        score = (_score_of_separate_lungs(lungs, small.shape) if apart
-                 else _plausibility(mask)[0])
-        if score > best_score:
-            best, best_score = mask, score
-        if best_score >= _RETRY_BELOW:
+        check = _score_of_separate_lungs(lungs, small.shape) if apart else _plausibility(mask)
+        if check[0] > best_check[0]:
+            best, best_check = mask, check
+        if best_check[0] >= _RETRY_BELOW:
             break  # passes comfortably: no need to try harder
-    return _upsample(best, img.shape)
+    out = _upsample(best, img.shape)
+    if best_check[0] > -np.inf:
+        _remember_plausibility(out, best, best_check)
+    return out
 
 
 # A working-size mask scoring below this (lung_mask_score) is segmented again on
@@ -308,8 +310,9 @@ def _combine(lungs: dict[int, np.ndarray], shape: tuple[int, int]) -> tuple[np.n
     return mask, apart
 
 
-def _score_of_separate_lungs(lungs: dict[int, np.ndarray], shape: tuple[int, int]) -> float:
-    """:func:`lung_mask_score` of the union of lungs that are clear of each other.
+def _score_of_separate_lungs(lungs: dict[int, np.ndarray], shape: tuple[int, int]
+                             ) -> tuple[float, str]:
+    """:func:`_plausibility` (score and reason) of the union of lungs clear of each other.
 
     Every lung the segmentation builds is one 8-connected component (the largest
     component of its candidate, holes filled), so when the lungs are apart
@@ -324,10 +327,10 @@ def _score_of_separate_lungs(lungs: dict[int, np.ndarray], shape: tuple[int, int
         if area:
             comps.append((*cv2.boundingRect(u8), area))
     if not comps:
-        return -1.0
+        return -1.0, "empty mask"
     c0, r0 = min(c[0] for c in comps), min(c[1] for c in comps)
     box = (c0, r0, max(c[0] + c[2] for c in comps) - c0, max(c[1] + c[3] for c in comps) - r0)
-    return _score(shape, comps, box)[0]
+    return _score(shape, comps, box)
 
 
 def _exposed_field(small: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -975,6 +978,12 @@ def _upsample(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     if mask.shape == shape:
         return mask.copy()
     cv2 = _cv2()
+    if shape == (2 * mask.shape[0], 2 * mask.shape[1]):
+        # At exactly twice the size every output pixel takes 9/16 of its nearest
+        # source pixel, so the bilinear result thresholded at half is that pixel:
+        # plain replication (nearest neighbour), the same mask at half the cost.
+        return cv2.resize(mask.view(np.uint8), (shape[1], shape[0]),
+                          interpolation=cv2.INTER_NEAREST).view(bool)
     # Bilinear on 0/255 uint8 then threshold at half: a smooth outline, and about
     # 3x faster than on float32 at 4,096 px.
     up = cv2.resize(mask.view(np.uint8) * np.uint8(255), (shape[1], shape[0]),
@@ -1066,6 +1075,36 @@ def lung_mask_score(mask: Any) -> float:
     return _plausibility(mask)[0]
 
 
+# The plausibility of a mask segment_lungs returned, when it already knew it:
+# (shape, bytes, (score, reason)) of the subsample _plausibility measures. The result
+# depends on that subsample alone, so matching it by content is exact, whoever made
+# the mask and whatever happened to it since. One entry: crop_to_lungs follows
+# segment_lungs. (Replaced whole, never updated in place, so threads only miss.)
+_known_plausibility: tuple[tuple[int, ...], bytes, tuple[float, str]] | None = None
+
+
+def _checked_subsample(mask: np.ndarray) -> np.ndarray:
+    """The part of a 2-D mask :func:`_plausibility` measures (contiguous bool)."""
+    # Every bound is a fraction of the image, so a strided subsample of at most
+    # ~128-255 px a side gives the same answer to within 1 %, at any input size.
+    step = max(1, min(mask.shape) // 128)
+    return np.ascontiguousarray(mask[::step, ::step], dtype=bool)
+
+
+def _remember_plausibility(mask: np.ndarray, working: np.ndarray,
+                           check: tuple[float, str]) -> None:
+    """Record ``check`` (the plausibility of ``working``) for ``mask`` if it holds for it.
+
+    It does when the subsample :func:`_plausibility` takes of ``mask`` is
+    ``working`` itself: ``mask`` is ``working`` (a 128 px input) or its twofold
+    replication (256 px; see :func:`_upsample`) and the subsample's step is 1 or 2.
+    """
+    global _known_plausibility
+    step = max(1, min(mask.shape) // 128)
+    if step <= 2 and mask.shape == (step * working.shape[0], step * working.shape[1]):
+        _known_plausibility = working.shape, working.tobytes(), check
+
+
 def _plausibility(mask: Any) -> tuple[float, str]:
     """Score and reason of :func:`lung_mask_score` / :func:`check_lung_mask`.
 
@@ -1074,10 +1113,10 @@ def _plausibility(mask: Any) -> tuple[float, str]:
     m = np.asarray(mask)
     if m.ndim != 2:
         raise ConfigError(f"mask must be a 2-D array; got shape {m.shape}.")
-    # Every bound is a fraction of the image, so a strided subsample of at most
-    # ~128-255 px a side gives the same answer to within 1 %, at any input size.
-    step = max(1, min(m.shape) // 128)
-    m = np.ascontiguousarray(m[::step, ::step], dtype=bool)
+    m = _checked_subsample(m)
+    known = _known_plausibility
+    if known is not None and known[0] == m.shape and known[1] == m.tobytes():
+        return known[2]
     if not m.any():
         return -1.0, "empty mask"
     cv2 = _cv2()
