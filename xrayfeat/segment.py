@@ -143,7 +143,11 @@ _SEGMENT_CONSTRAINTS = {
 }
 
 
+@functools.cache
 def _cv2():
+    # Imported on first use (importing xrayfeat stays cheap); cached, because the
+    # import statement's module lookup, paid by every helper on every call, added
+    # up to ~1 % of a segmentation.
     import cv2
 
     return cv2
@@ -450,6 +454,7 @@ def _ellipse(size: int) -> np.ndarray:
     return _cv2().getStructuringElement(_cv2().MORPH_ELLIPSE, (size, size))
 
 
+@functools.lru_cache(maxsize=32)
 def _erosion_kernel(n: int, frac: float) -> np.ndarray:
     return _ellipse(2 * max(1, round(frac * n)) + 1)
 
