@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/compare_segment.py [--ref main] [--n-timing 300] [--passes 5]
+    python benchmarks/compare_segment.py [--ref main] [--n-timing 300] [--passes 5] [--size 256]
                                          [--data /work/shared/data/chest_xray_224_train]
                                          [--limit N] [--skip-timing] [--skip-masks]
 
@@ -10,7 +10,7 @@ The reference ``xrayfeat/segment.py`` is read with ``git show REF:xrayfeat/segme
 and imported beside the working copy's, so both run in one process. Prints
 
 - timing of ``segment_lungs`` alone and followed by ``crop_to_lungs`` on
-  ``--n-timing`` training images resized to 256 px, single thread
+  ``--n-timing`` training images resized to ``--size`` (256) px, single thread
   (``cv2.setNumThreads(1)``). Each pass visits every image once and runs the two
   versions back to back, in alternating order, so both meet the same machine
   load; on a shared machine that is the only fair comparison. Per version: the
@@ -61,8 +61,8 @@ def _reference(ref: str) -> ModuleType:
     return module
 
 
-def timing(versions: dict[str, ModuleType], files: list[Path], passes: int) -> None:
-    images = [resize(read_image(f), 256) for f in files]
+def timing(versions: dict[str, ModuleType], files: list[Path], passes: int, size: int) -> None:
+    images = [resize(read_image(f), size) for f in files]
     for mod in versions.values():  # imports, first-call setup
         mod.crop_to_lungs(images[0], mod.segment_lungs(images[0]))
     shape = (passes, len(images))
@@ -80,7 +80,7 @@ def timing(versions: dict[str, ModuleType], files: list[Path], passes: int) -> N
                 c2, t2 = time.thread_time(), time.perf_counter()
                 seg_cpu[k][p, i], crop_cpu[k][p, i] = (c1 - c0) * 1e3, (c2 - c1) * 1e3
                 wall[k][p, i] = (t2 - t0) * 1e3
-    print(f"segment_lungs (+ crop_to_lungs) at 256 px, {len(images)} images, 1 thread, "
+    print(f"segment_lungs (+ crop_to_lungs) at {size} px, {len(images)} images, 1 thread, "
           f"{passes} interleaved passes (ms per image):")
     both_cpu = {k: seg_cpu[k] + crop_cpu[k] for k in names}
     for label, times in (("segment_lungs alone, CPU", seg_cpu),
@@ -128,6 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--data", default="/work/shared/data/chest_xray_224_train", type=Path)
     ap.add_argument("--n-timing", type=int, default=300)
     ap.add_argument("--passes", type=int, default=5)
+    ap.add_argument("--size", type=int, default=256, help="side the timed images are resized to")
     ap.add_argument("--limit", type=int, default=None, help="max images per class (masks)")
     ap.add_argument("--skip-timing", action="store_true")
     ap.add_argument("--skip-masks", action="store_true")
@@ -143,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
         rng = np.random.default_rng(0)
         sample = [files[i] for i in rng.choice(len(files), min(args.n_timing, len(files)),
                                                replace=False)]
-        timing(versions, sample, args.passes)
+        timing(versions, sample, args.passes, args.size)
     if not args.skip_masks:
         masks(versions, args.data, args.limit)
 

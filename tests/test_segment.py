@@ -593,18 +593,23 @@ def test_remembered_plausibility_is_not_used_for_a_changed_mask():
     assert _same_crop(crop, _fresh_crop(img, mask))
 
 
-def test_twofold_upsampling_equals_thresholded_bilinear():
-    """The 256 px mask is the bilinear upsampling, thresholded at half, as at other sizes."""
+def test_upsampling_equals_thresholded_bilinear():
+    """Masks are upsampled bilinearly and thresholded at half, at twice the size
+    (done by replication) as at any other."""
     import cv2
 
     from xrayfeat.segment import _upsample
 
     rng = np.random.default_rng(5)
-    for rows, cols in [(128, 128), (7, 13), (64, 33)]:
+    for (rows, cols), (out_rows, out_cols) in [((128, 128), (256, 256)), ((7, 13), (14, 26)),
+                                               ((64, 33), (128, 66)), ((128, 128), (300, 500)),
+                                               ((20, 20), (60, 60))]:
         m = rng.random((rows, cols)) < 0.4
-        bilinear = cv2.resize(m.view(np.uint8) * np.uint8(255), (2 * cols, 2 * rows),
+        bilinear = cv2.resize(m.view(np.uint8) * np.uint8(255), (out_cols, out_rows),
                               interpolation=cv2.INTER_LINEAR) > 127
-        np.testing.assert_array_equal(_upsample(m, (2 * rows, 2 * cols)), bilinear)
+        up = _upsample(m, (out_rows, out_cols))
+        assert up.dtype == bool
+        np.testing.assert_array_equal(up, bilinear)
 
 
 def test_mean32_equals_numpy_mean_bit_for_bit():

@@ -51,15 +51,19 @@ Algorithm (all steps at the working size)
 On the training split (``python benchmarks/bench_segment.py``) 0.5 % of pneumonia
 and 0 % of normal films fall back to the central crop (9.6 % and 0.4 % with the
 previous version, whose bounds also passed masks that had lost the upper or lower
-lungs). Cost of ``segment_lungs`` + ``crop_to_lungs`` on one core, 256 px, 300
-training images, one pass per image: about 0.77 of the previous
-implementation's time (0.76-0.79 over five interleaved passes, per-pass median
-CPU time, ``python benchmarks/compare_segment.py``), with the same mask on every
-one of the 5,216 training images; the previous median was 2.25-2.4 ms on this
-shared 2-core machine when quiet, so about 1.75-1.85 ms. Most of what is left
-is labelling in the threshold scan and the refinement's morphology; the retries
-make the slowest tenth about twice as dear as the median. At 2,048 px the
-median is about 11-12 ms, mostly the resampling.
+lungs). Cost on one core, 300 training images at 256 px, one pass per image,
+CPU time (``taskset -c 0 python benchmarks/compare_segment.py --passes 7``, on
+this shared 2-core machine at load 3-4): ``segment_lungs`` 2.1 ms median (best
+of 7: 1.5 ms), with ``crop_to_lungs`` 2.2 ms (1.7 ms); on a quiet machine about
+1.6 and 1.7 ms. Given the mask :func:`segment_lungs` just returned at 128 or
+256 px, the crop does not measure it again (the segmentation's own check of that
+mask is reused; at other sizes the mask is labelled once). Where the time goes,
+at the median image: the threshold scan about 40 % (labelling ten or so
+thresholds at 64 px), refining the two lungs 20 %, the working copy and frame
+check 12 %, mirror recovery 6 %. At these sizes each OpenCV call costs a few
+microseconds whatever its work, so a smaller working size saves little; the
+retries make the slowest tenth about twice as dear as the median. At 2,048 px
+the median is about 12 ms, mostly resampling and checking the input.
 
 :func:`check_lung_mask` applies documented plausibility bounds to any mask, and
 :func:`crop_to_lungs` crops to the mask's bounding box, or falls back to a fixed
@@ -990,10 +994,12 @@ def _upsample(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         return cv2.resize(mask.view(np.uint8), (shape[1], shape[0]),
                           interpolation=cv2.INTER_NEAREST).view(bool)
     # Bilinear on 0/255 uint8 then threshold at half: a smooth outline, and about
-    # 3x faster than on float32 at 4,096 px.
+    # 3x faster than on float32 at 4,096 px. Thresholded in place to 0/1, viewed
+    # as bool: a second full-size array cost more than the resize (2,048 px).
     up = cv2.resize(mask.view(np.uint8) * np.uint8(255), (shape[1], shape[0]),
                     interpolation=cv2.INTER_LINEAR)
-    return up > 127
+    cv2.threshold(up, 127, 1, cv2.THRESH_BINARY, dst=up)
+    return up.view(bool)
 
 
 # ------------------------------------------------------------------ plausibility
