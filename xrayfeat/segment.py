@@ -214,7 +214,7 @@ def segment_lungs(
     check_params(
         {"work_size": work_size, "invert": invert, "closing": closing,
          "n_thresholds": n_thresholds},
-        _SEGMENT_CONSTRAINTS, owner="segment_lungs",
+        _SEGMENT_CONSTRAINTS, owner="segment_lungs", remember=True,
     )
     img = check_image(image, min_side=8)
     small = _working_copy(img, work_size)
@@ -1094,11 +1094,16 @@ def lung_mask_score(mask: Any) -> float:
 _known_plausibility: tuple[tuple[int, ...], bytes, tuple[float, str]] | None = None
 
 
-def _checked_subsample(mask: np.ndarray) -> np.ndarray:
-    """The part of a 2-D mask :func:`_plausibility` measures (contiguous bool)."""
+def _check_step(shape: tuple[int, ...]) -> int:
+    """Stride of the subsample :func:`_plausibility` measures of a mask of ``shape``."""
     # Every bound is a fraction of the image, so a strided subsample of at most
     # ~128-255 px a side gives the same answer to within 1 %, at any input size.
-    step = max(1, min(mask.shape) // 128)
+    return max(1, min(shape) // 128)
+
+
+def _checked_subsample(mask: np.ndarray) -> np.ndarray:
+    """The part of a 2-D mask :func:`_plausibility` measures (contiguous bool)."""
+    step = _check_step(mask.shape)
     return np.ascontiguousarray(mask[::step, ::step], dtype=bool)
 
 
@@ -1111,7 +1116,7 @@ def _remember_plausibility(mask: np.ndarray, working: np.ndarray,
     replication (256 px; see :func:`_upsample`) and the subsample's step is 1 or 2.
     """
     global _known_plausibility
-    step = max(1, min(mask.shape) // 128)
+    step = _check_step(mask.shape)
     if step <= 2 and mask.shape == (step * working.shape[0], step * working.shape[1]):
         _known_plausibility = working.shape, working.tobytes(), check
 
@@ -1259,7 +1264,10 @@ def crop_to_lungs(image: Any, mask: Any, *, margin: float = 0.05) -> LungCrop:
     When :func:`check_lung_mask` rejects the mask, the crop falls back to the
     central :data:`FALLBACK_CROP` fraction of each side (rows and columns 10-90 %)
     with ``fallback=True`` and the reason, so failures can be counted over a data
-    set rather than silently producing garbage crops.
+    set rather than silently producing garbage crops. A mask just returned by
+    :func:`segment_lungs` for a 128 or 256 px image is not measured again: the
+    segmentation's own check of it is reused (matched by content, so a mask
+    changed since is measured afresh).
 
     Parameters
     ----------
@@ -1290,7 +1298,7 @@ def crop_to_lungs(image: Any, mask: Any, *, margin: float = 0.05) -> LungCrop:
     >>> crop.fallback, crop.reason, crop.box
     (True, 'empty mask', (10, 90, 10, 90))
     """
-    check_params({"margin": margin}, _CROP_CONSTRAINTS, owner="crop_to_lungs")
+    check_params({"margin": margin}, _CROP_CONSTRAINTS, owner="crop_to_lungs", remember=True)
     img = check_image(image)
     m = check_mask(mask, img.shape)
     rows, cols = img.shape
