@@ -53,9 +53,9 @@ and 0 % of normal films fall back to the central crop (9.6 % and 0.4 % with the
 previous version, whose bounds also passed masks that had lost the upper or lower
 lungs). Cost on one core, 300 training images at 256 px, one pass per image,
 CPU time (``taskset -c 0 python benchmarks/compare_segment.py --passes 7``, on
-this shared 2-core machine at load 4): ``segment_lungs`` 1.9 ms median (best of
-7: 1.6 ms), with ``crop_to_lungs`` 2.0 ms (1.7 ms); at a quieter moment 1.6 and
-1.7 ms. Given the mask :func:`segment_lungs` just returned at 128 or
+this shared 2-core machine at load 2): ``segment_lungs`` 1.6 ms median (best of
+7: 1.4 ms), with ``crop_to_lungs`` 1.7 ms (1.55 ms); at load 4, 1.9 and 2.0 ms.
+Given the mask :func:`segment_lungs` just returned at 128 or
 256 px, the crop does not measure it again (the segmentation's own check of that
 mask is reused; at other sizes the mask is labelled once). Where the time goes,
 at the median image: the threshold scan about 40 % (labelling ten or so
@@ -63,7 +63,7 @@ thresholds at 64 px), refining the two lungs 20 %, the working copy and frame
 check 12 %, mirror recovery 6 %. At these sizes each OpenCV call costs a few
 microseconds whatever its work, so a smaller working size saves little; the
 retries make the slowest tenth about twice as dear as the median. At 2,048 px
-(``--size 2048 --n-timing 30``) the median is 8.5 ms, 12.6 ms with the crop,
+(``--size 2048 --n-timing 30``) the median is 8.3 ms, 12.3 ms with the crop,
 mostly resampling, checking and copying the input.
 
 :func:`check_lung_mask` applies documented plausibility bounds to any mask, and
