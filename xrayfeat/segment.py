@@ -55,9 +55,9 @@ lungs). Cost on one core, 300 training images at 256 px, one pass per image,
 CPU time (``taskset -c 0 python benchmarks/compare_segment.py --passes 7``, on
 this shared 2-core machine at load 2): ``segment_lungs`` 1.6 ms median (best of
 7: 1.4 ms), with ``crop_to_lungs`` 1.7 ms (1.55 ms); at load 4, 1.9 and 2.0 ms.
-Given the mask :func:`segment_lungs` just returned at 128 or
-256 px, the crop does not measure it again (the segmentation's own check of that
-mask is reused; at other sizes the mask is labelled once). Where the time goes,
+Given the mask :func:`segment_lungs` just returned at 128 or 256 px, the crop
+does not measure it again (the segmentation's own check of that mask is reused;
+at other sizes the mask is labelled once). Where the time goes,
 at the median image: the threshold scan about 40 % (labelling ten or so
 thresholds at 64 px), refining the two lungs 20 %, the working copy and frame
 check 12 %, mirror recovery 6 %. At these sizes each OpenCV call costs a few
