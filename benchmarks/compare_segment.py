@@ -2,22 +2,25 @@
 
 Usage::
 
-    python benchmarks/compare_segment.py [--ref main] [--n-timing 300] [--passes 5]
+    python benchmarks/compare_segment.py [--ref main] [--n-timing 300] [--passes 5] [--size 256]
                                          [--data /work/shared/data/chest_xray_224_train]
                                          [--limit N] [--skip-timing] [--skip-masks]
 
 The reference ``xrayfeat/segment.py`` is read with ``git show REF:xrayfeat/segment.py``
 and imported beside the working copy's, so both run in one process. Prints
 
-- timing of ``segment_lungs`` + ``crop_to_lungs`` on ``--n-timing`` training images
-  resized to 256 px, single thread (``cv2.setNumThreads(1)``). Each pass visits
-  every image once and runs the two versions back to back, in alternating order,
-  so both meet the same machine load; on a shared machine that is the only fair
-  comparison. Per version: the median over images of the thread CPU time
-  (``time.thread_time``) and of the wall time in the first pass (one pass per
-  image, as in ``bench_segment.py``), the median over passes of those medians,
-  and the median of each image's best over passes; then the new/reference ratio
-  of the per-pass median CPU times;
+- timing of ``segment_lungs`` alone and followed by ``crop_to_lungs`` on
+  ``--n-timing`` training images resized to ``--size`` (256) px, single thread
+  (``cv2.setNumThreads(1)``). Each pass visits every image once and runs the two
+  versions back to back, in alternating order, so both meet the same machine
+  load; on a shared machine that is the only fair comparison. Per version: the
+  median over images of the thread CPU time (``time.thread_time``; of the
+  segmentation alone and with the crop) and of the wall time (with the crop) in
+  the first pass (one pass per image, as in ``bench_segment.py``), the median
+  over passes of those medians, and the median of each image's best over passes;
+  then the new/reference ratios of the per-pass median CPU times, without and
+  with the crop. (The reference imports the working copy's other modules, e.g.
+  parameter validation, so only ``segment.py`` differs between the two.)
 - over the training split at 224 px (as stored): the Dice between the two
   versions' masks (mean, min, share identical) and each version's fallback rate
   per class (``crop_to_lungs``).
@@ -58,32 +61,42 @@ def _reference(ref: str) -> ModuleType:
     return module
 
 
-def timing(versions: dict[str, ModuleType], files: list[Path], passes: int) -> None:
-    images = [resize(read_image(f), 256) for f in files]
+def timing(versions: dict[str, ModuleType], files: list[Path], passes: int, size: int) -> None:
+    images = [resize(read_image(f), size) for f in files]
     for mod in versions.values():  # imports, first-call setup
         mod.crop_to_lungs(images[0], mod.segment_lungs(images[0]))
-    cpu = {k: np.zeros((passes, len(images))) for k in versions}
-    wall = {k: np.zeros((passes, len(images))) for k in versions}
+    shape = (passes, len(images))
+    # CPU and wall time of segment_lungs, and CPU time of the crop that follows it.
+    seg_cpu, wall, crop_cpu = ({k: np.zeros(shape) for k in versions} for _ in range(3))
     names = list(versions)
     for p in range(passes):
         for i, img in enumerate(images):
             for k in (names if (i + p) % 2 == 0 else names[::-1]):
                 mod = versions[k]
                 c0, t0 = time.thread_time(), time.perf_counter()
-                mod.crop_to_lungs(img, mod.segment_lungs(img))
-                cpu[k][p, i] = (time.thread_time() - c0) * 1e3
-                wall[k][p, i] = (time.perf_counter() - t0) * 1e3
-    print(f"segment_lungs + crop_to_lungs at 256 px, {len(images)} images, 1 thread, "
+                mask = mod.segment_lungs(img)
+                c1, t1 = time.thread_time(), time.perf_counter()
+                mod.crop_to_lungs(img, mask)
+                c2, t2 = time.thread_time(), time.perf_counter()
+                seg_cpu[k][p, i], crop_cpu[k][p, i] = (c1 - c0) * 1e3, (c2 - c1) * 1e3
+                wall[k][p, i] = (t2 - t0) * 1e3
+    print(f"segment_lungs (+ crop_to_lungs) at {size} px, {len(images)} images, 1 thread, "
           f"{passes} interleaved passes (ms per image):")
-    for k in names:
-        for what, a in (("CPU ", cpu[k]), ("wall", wall[k])):
-            print(f"  {k:<9} {what}: one pass median {np.median(a[0]):.2f} (mean {a[0].mean():.2f}, "
+    both_cpu = {k: seg_cpu[k] + crop_cpu[k] for k in names}
+    for label, times in (("segment_lungs alone, CPU", seg_cpu),
+                         ("segment_lungs + crop_to_lungs, CPU", both_cpu),
+                         ("segment_lungs + crop_to_lungs, wall", wall)):
+        print(f"  {label}:")
+        for k in names:
+            a = times[k]
+            print(f"    {k:<9} one pass median {np.median(a[0]):.2f} (mean {a[0].mean():.2f}, "
                   f"p90 {np.percentile(a[0], 90):.2f}); median of pass medians "
                   f"{np.median(np.median(a, axis=1)):.2f}; best of {passes} median "
                   f"{np.median(a.min(axis=0)):.2f}")
-    ratio = np.median(cpu[names[1]], axis=1) / np.median(cpu[names[0]], axis=1)
-    print(f"  {names[1]} / {names[0]}, per-pass median CPU: "
-          + ", ".join(f"{r:.3f}" for r in ratio))
+    for label, times in (("segment_lungs alone", seg_cpu), ("with crop_to_lungs", both_cpu)):
+        ratio = np.median(times[names[1]], axis=1) / np.median(times[names[0]], axis=1)
+        print(f"  {names[1]} / {names[0]}, per-pass median CPU, {label}: "
+              + ", ".join(f"{r:.3f}" for r in ratio))
 
 
 def masks(versions: dict[str, ModuleType], root: Path, limit: int | None) -> None:
@@ -115,6 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--data", default="/work/shared/data/chest_xray_224_train", type=Path)
     ap.add_argument("--n-timing", type=int, default=300)
     ap.add_argument("--passes", type=int, default=5)
+    ap.add_argument("--size", type=int, default=256, help="side the timed images are resized to")
     ap.add_argument("--limit", type=int, default=None, help="max images per class (masks)")
     ap.add_argument("--skip-timing", action="store_true")
     ap.add_argument("--skip-masks", action="store_true")
@@ -130,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
         rng = np.random.default_rng(0)
         sample = [files[i] for i in rng.choice(len(files), min(args.n_timing, len(files)),
                                                replace=False)]
-        timing(versions, sample, args.passes)
+        timing(versions, sample, args.passes, args.size)
     if not args.skip_masks:
         masks(versions, args.data, args.limit)
 

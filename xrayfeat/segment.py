@@ -51,15 +51,20 @@ Algorithm (all steps at the working size)
 On the training split (``python benchmarks/bench_segment.py``) 0.5 % of pneumonia
 and 0 % of normal films fall back to the central crop (9.6 % and 0.4 % with the
 previous version, whose bounds also passed masks that had lost the upper or lower
-lungs). Cost of ``segment_lungs`` + ``crop_to_lungs`` on one core, 256 px, 300
-training images, one pass per image: about 0.77 of the previous
-implementation's time (0.76-0.79 over five interleaved passes, per-pass median
-CPU time, ``python benchmarks/compare_segment.py``), with the same mask on every
-one of the 5,216 training images; the previous median was 2.25-2.4 ms on this
-shared 2-core machine when quiet, so about 1.75-1.85 ms. Most of what is left
-is labelling in the threshold scan and the refinement's morphology; the retries
-make the slowest tenth about twice as dear as the median. At 2,048 px the
-median is about 11-12 ms, mostly the resampling.
+lungs). Cost on one core, 300 training images at 256 px, one pass per image,
+CPU time (``taskset -c 0 python benchmarks/compare_segment.py --passes 7``, on
+this shared 2-core machine at load 2): ``segment_lungs`` 1.6 ms median (best of
+7: 1.4 ms), with ``crop_to_lungs`` 1.7 ms (1.55 ms); at load 4, 1.9 and 2.0 ms.
+Given the mask :func:`segment_lungs` just returned at 128 or 256 px, the crop
+does not measure it again (the segmentation's own check of that mask is reused;
+at other sizes the mask is labelled once). Where the time goes,
+at the median image: the threshold scan about 40 % (labelling ten or so
+thresholds at 64 px), refining the two lungs 20 %, the working copy and frame
+check 12 %, mirror recovery 6 %. At these sizes each OpenCV call costs a few
+microseconds whatever its work, so a smaller working size saves little; the
+retries make the slowest tenth about twice as dear as the median. At 2,048 px
+(``--size 2048 --n-timing 30``) the median is 8.3 ms, 12.3 ms with the crop,
+mostly resampling, checking and copying the input.
 
 :func:`check_lung_mask` applies documented plausibility bounds to any mask, and
 :func:`crop_to_lungs` crops to the mask's bounding box, or falls back to a fixed
@@ -143,7 +148,11 @@ _SEGMENT_CONSTRAINTS = {
 }
 
 
+@functools.cache
 def _cv2():
+    # Imported on first use (importing xrayfeat stays cheap); cached, because the
+    # import statement's module lookup, paid by every helper on every call, added
+    # up to ~1 % of a segmentation.
     import cv2
 
     return cv2
@@ -206,7 +215,7 @@ def segment_lungs(
     check_params(
         {"work_size": work_size, "invert": invert, "closing": closing,
          "n_thresholds": n_thresholds},
-        _SEGMENT_CONSTRAINTS, owner="segment_lungs",
+        _SEGMENT_CONSTRAINTS, owner="segment_lungs", remember=True,
     )
     img = check_image(image, min_side=8)
     small = _working_copy(img, work_size)
@@ -244,18 +253,20 @@ def _segment_field(img: np.ndarray, work_size: int, invert: str | bool, closing:
             yield lungs
             yield _symmetrised(lungs, work)
 
-    best, best_score = np.zeros(small.shape, bool), -np.inf
+    best, best_check = np.zeros(small.shape, bool), (-np.inf, "")
     for lungs in attempts():
         if lungs is None:
             continue
         mask, apart = _combine(lungs, small.shape)
-        score = (_score_of_separate_lungs(lungs, small.shape) if apart
-                 else _plausibility(mask)[0])
-        if score > best_score:
-            best, best_score = mask, score
-        if best_score >= _RETRY_BELOW:
+        check = _score_of_separate_lungs(lungs, small.shape) if apart else _plausibility(mask)
+        if check[0] > best_check[0]:
+            best, best_check = mask, check
+        if best_check[0] >= _RETRY_BELOW:
             break  # passes comfortably: no need to try harder
-    return _upsample(best, img.shape)
+    out = _upsample(best, img.shape)
+    if best_check[0] > -np.inf:
+        _remember_plausibility(out, best, best_check)
+    return out
 
 
 # A working-size mask scoring below this (lung_mask_score) is segmented again on
@@ -308,8 +319,9 @@ def _combine(lungs: dict[int, np.ndarray], shape: tuple[int, int]) -> tuple[np.n
     return mask, apart
 
 
-def _score_of_separate_lungs(lungs: dict[int, np.ndarray], shape: tuple[int, int]) -> float:
-    """:func:`lung_mask_score` of the union of lungs that are clear of each other.
+def _score_of_separate_lungs(lungs: dict[int, np.ndarray], shape: tuple[int, int]
+                             ) -> tuple[float, str]:
+    """:func:`_plausibility` (score and reason) of the union of lungs clear of each other.
 
     Every lung the segmentation builds is one 8-connected component (the largest
     component of its candidate, holes filled), so when the lungs are apart
@@ -324,10 +336,10 @@ def _score_of_separate_lungs(lungs: dict[int, np.ndarray], shape: tuple[int, int
         if area:
             comps.append((*cv2.boundingRect(u8), area))
     if not comps:
-        return -1.0
+        return -1.0, "empty mask"
     c0, r0 = min(c[0] for c in comps), min(c[1] for c in comps)
     box = (c0, r0, max(c[0] + c[2] for c in comps) - c0, max(c[1] + c[3] for c in comps) - r0)
-    return _score(shape, comps, box)[0]
+    return _score(shape, comps, box)
 
 
 def _exposed_field(small: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -447,6 +459,7 @@ def _ellipse(size: int) -> np.ndarray:
     return _cv2().getStructuringElement(_cv2().MORPH_ELLIPSE, (size, size))
 
 
+@functools.lru_cache(maxsize=32)
 def _erosion_kernel(n: int, frac: float) -> np.ndarray:
     return _ellipse(2 * max(1, round(frac * n)) + 1)
 
@@ -975,11 +988,19 @@ def _upsample(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     if mask.shape == shape:
         return mask.copy()
     cv2 = _cv2()
+    if shape == (2 * mask.shape[0], 2 * mask.shape[1]):
+        # At exactly twice the size every output pixel takes 9/16 of its nearest
+        # source pixel, so the bilinear result thresholded at half is that pixel:
+        # plain replication (nearest neighbour), the same mask at half the cost.
+        return cv2.resize(mask.view(np.uint8), (shape[1], shape[0]),
+                          interpolation=cv2.INTER_NEAREST).view(bool)
     # Bilinear on 0/255 uint8 then threshold at half: a smooth outline, and about
-    # 3x faster than on float32 at 4,096 px.
+    # 3x faster than on float32 at 4,096 px. Thresholded in place to 0/1, viewed
+    # as bool: a second full-size array cost more than the resize (2,048 px).
     up = cv2.resize(mask.view(np.uint8) * np.uint8(255), (shape[1], shape[0]),
                     interpolation=cv2.INTER_LINEAR)
-    return up > 127
+    cv2.threshold(up, 127, 1, cv2.THRESH_BINARY, dst=up)
+    return up.view(bool)
 
 
 # ------------------------------------------------------------------ plausibility
@@ -1066,6 +1087,41 @@ def lung_mask_score(mask: Any) -> float:
     return _plausibility(mask)[0]
 
 
+# The plausibility of a mask segment_lungs returned, when it already knew it:
+# (shape, bytes, (score, reason)) of the subsample _plausibility measures. The result
+# depends on that subsample alone, so matching it by content is exact, whoever made
+# the mask and whatever happened to it since. One entry: crop_to_lungs follows
+# segment_lungs. (Replaced whole, never updated in place, so threads only miss.)
+_known_plausibility: tuple[tuple[int, ...], bytes, tuple[float, str]] | None = None
+
+
+def _check_step(shape: tuple[int, ...]) -> int:
+    """Stride of the subsample :func:`_plausibility` measures of a mask of ``shape``."""
+    # Every bound is a fraction of the image, so a strided subsample of at most
+    # ~128-255 px a side gives the same answer to within 1 %, at any input size.
+    return max(1, min(shape) // 128)
+
+
+def _checked_subsample(mask: np.ndarray) -> np.ndarray:
+    """The part of a 2-D mask :func:`_plausibility` measures (contiguous bool)."""
+    step = _check_step(mask.shape)
+    return np.ascontiguousarray(mask[::step, ::step], dtype=bool)
+
+
+def _remember_plausibility(mask: np.ndarray, working: np.ndarray,
+                           check: tuple[float, str]) -> None:
+    """Record ``check`` (the plausibility of ``working``) for ``mask`` if it holds for it.
+
+    It does when the subsample :func:`_plausibility` takes of ``mask`` is
+    ``working`` itself: ``mask`` is ``working`` (a 128 px input) or its twofold
+    replication (256 px; see :func:`_upsample`) and the subsample's step is 1 or 2.
+    """
+    global _known_plausibility
+    step = _check_step(mask.shape)
+    if step <= 2 and mask.shape == (step * working.shape[0], step * working.shape[1]):
+        _known_plausibility = working.shape, working.tobytes(), check
+
+
 def _plausibility(mask: Any) -> tuple[float, str]:
     """Score and reason of :func:`lung_mask_score` / :func:`check_lung_mask`.
 
@@ -1074,10 +1130,10 @@ def _plausibility(mask: Any) -> tuple[float, str]:
     m = np.asarray(mask)
     if m.ndim != 2:
         raise ConfigError(f"mask must be a 2-D array; got shape {m.shape}.")
-    # Every bound is a fraction of the image, so a strided subsample of at most
-    # ~128-255 px a side gives the same answer to within 1 %, at any input size.
-    step = max(1, min(m.shape) // 128)
-    m = np.ascontiguousarray(m[::step, ::step], dtype=bool)
+    m = _checked_subsample(m)
+    known = _known_plausibility
+    if known is not None and known[0] == m.shape and known[1] == m.tobytes():
+        return known[2]
     if not m.any():
         return -1.0, "empty mask"
     cv2 = _cv2()
@@ -1209,7 +1265,10 @@ def crop_to_lungs(image: Any, mask: Any, *, margin: float = 0.05) -> LungCrop:
     When :func:`check_lung_mask` rejects the mask, the crop falls back to the
     central :data:`FALLBACK_CROP` fraction of each side (rows and columns 10-90 %)
     with ``fallback=True`` and the reason, so failures can be counted over a data
-    set rather than silently producing garbage crops.
+    set rather than silently producing garbage crops. A mask just returned by
+    :func:`segment_lungs` for a 128 or 256 px image is not measured again: the
+    segmentation's own check of it is reused (matched by content, so a mask
+    changed since is measured afresh).
 
     Parameters
     ----------
@@ -1240,7 +1299,7 @@ def crop_to_lungs(image: Any, mask: Any, *, margin: float = 0.05) -> LungCrop:
     >>> crop.fallback, crop.reason, crop.box
     (True, 'empty mask', (10, 90, 10, 90))
     """
-    check_params({"margin": margin}, _CROP_CONSTRAINTS, owner="crop_to_lungs")
+    check_params({"margin": margin}, _CROP_CONSTRAINTS, owner="crop_to_lungs", remember=True)
     img = check_image(image)
     m = check_mask(mask, img.shape)
     rows, cols = img.shape
