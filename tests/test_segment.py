@@ -195,18 +195,6 @@ def test_bad_inputs_raise_config_error(call, match):
         call(img)
 
 
-def test_valid_parameters_seen_before_do_not_excuse_others():
-    """Parameter sets found valid are remembered; a different type or value is still checked."""
-    img, _ = synthetic_cxr(128, seed=0, noise=0.0)
-    for _ in range(2):
-        segment_lungs(img, work_size=64, invert=True, n_thresholds=8)
-    for bad in ({"work_size": 64.0}, {"invert": 1}, {"n_thresholds": True},
-                {"n_thresholds": 65}, {"closing": None}):
-        params = {"work_size": 64, "invert": True, "n_thresholds": 8, **bad}
-        with pytest.raises(ConfigError, match=f"'{next(iter(bad))}' parameter"):
-            segment_lungs(img, **params)
-
-
 def _real_sample(n_per_class=8):
     files = []
     for cls in ("NORMAL", "PNEUMONIA"):
@@ -518,15 +506,14 @@ def test_combined_lungs_stay_two_components(gap):
 @pytest.mark.parametrize("seed", [0, 3])
 def test_score_of_separate_lungs_equals_the_mask_score(seed):
     """The labelling-free score of lungs that are apart is that of their union."""
-    from xrayfeat import segment
     from xrayfeat.segment import (
         _combine,
         _lungs_at_working_size,
-        _plausibility,
         _score_of_separate_lungs,
         _STRATEGIES,
         _symmetrised,
         _working_copy,
+        lung_mask_score,
     )
 
     small = _working_copy(synthetic_cxr(256, seed=seed)[0], 128)
@@ -534,63 +521,7 @@ def test_score_of_separate_lungs_equals_the_mask_score(seed):
     for candidate in (lungs, _symmetrised(lungs, small), {0: lungs[0]}, {0: lungs[0] & False}):
         mask, apart = _combine(candidate, small.shape)
         assert apart
-        segment._known_plausibility = None  # measured, not remembered
-        assert _score_of_separate_lungs(candidate, small.shape) == _plausibility(mask)
-
-
-def _fresh_crop(image, mask):
-    """crop_to_lungs with nothing remembered from the segmentation."""
-    from xrayfeat import segment
-
-    segment._known_plausibility = None
-    return crop_to_lungs(image, mask)
-
-
-def _same_crop(a, b):
-    return (a.box, a.fallback, a.reason) == (b.box, b.fallback, b.reason) and np.array_equal(
-        a.mask, b.mask) and np.array_equal(a.image, b.image)
-
-
-def _unframed_sample(size):
-    """A real film of the embedded sample with no frame (segmented whole), at ``size`` px."""
-    from xrayfeat.io import read_image
-    from xrayfeat.preprocess import resize
-    from xrayfeat.sample_data import sample_path
-
-    return resize(read_image(sample_path() / "test" / "NORMAL" / "IM-0143-0001.jpeg"), size)
-
-
-@pytest.mark.parametrize("size", [128, 224, 256])
-@pytest.mark.parametrize("kind", ["chest", "noise"])
-def test_crop_after_segmentation_equals_a_fresh_check(size, kind):
-    """Reusing the plausibility segment_lungs knew gives the crop a fresh check gives."""
-    from xrayfeat import segment
-
-    img = _unframed_sample(size)
-    if kind == "noise":
-        img = np.random.default_rng(4).random((size, size)).astype(np.float32)
-    mask = segment_lungs(img)
-    known = segment._known_plausibility
-    # Known exactly when the mask is the working mask (128 px) or its twofold
-    # replication (256 px); a 224 px mask, or noise (no segmentation), is measured.
-    assert (known is not None and known[1] == segment._checked_subsample(mask).tobytes()) == (
-        size != 224 and kind == "chest")
-    reused = crop_to_lungs(img, mask)
-    assert _same_crop(reused, _fresh_crop(img, mask))
-    assert reused.fallback == (kind == "noise")
-
-
-def test_remembered_plausibility_is_not_used_for_a_changed_mask():
-    from xrayfeat import segment
-
-    img = _unframed_sample(256)
-    mask = segment_lungs(img)
-    assert segment._known_plausibility is not None
-    assert not crop_to_lungs(img, mask).fallback
-    mask[:, : mask.shape[1] // 2] = False  # one lung removed in place, after segmenting
-    crop = crop_to_lungs(img, mask)
-    assert crop.fallback and "one lung" in crop.reason
-    assert _same_crop(crop, _fresh_crop(img, mask))
+        assert _score_of_separate_lungs(candidate, small.shape) == lung_mask_score(mask)
 
 
 def test_upsampling_equals_thresholded_bilinear():

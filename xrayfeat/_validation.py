@@ -272,18 +272,11 @@ def _satisfies(value: Any, constraint: Constraint) -> bool:
     return bool(constraint(value))
 
 
-# Types whose values check_params(remember=True) keeps once valid: immutable built-in scalars
-# (None too). Keys: (owner, id of the constraints, ((name, type, value), ...)).
-_PLAIN = frozenset({bool, int, float, str})
-_VALID_PARAMS: dict[tuple[Any, ...], Mapping[str, Iterable[Constraint]]] = {}
-
-
 def check_params(
     params: Mapping[str, Any],
     constraints: Mapping[str, Iterable[Constraint]],
     *,
     owner: str,
-    remember: bool = False,
 ) -> None:
     """Validate ``params`` against declared constraints, scikit-learn style.
 
@@ -295,27 +288,12 @@ def check_params(
         Parameter names to a list of acceptable constraints (any one may match).
     owner : str
         Name of the function or class, used in the message.
-    remember : bool, default=False
-        Remember sets of plain values (bool, int, float, str, None) found valid,
-        and do not check them again: for hot functions whose ``constraints`` is a
-        module-level constant with fixed tests (each set is kept with it).
 
     Raises
     ------
     ConfigError
         ``The 'x' parameter of Owner must be ... Got ... instead.``
     """
-    seen = None
-    if remember:
-        # Calls repeat the same few plain values (defaults, mostly); a set already
-        # found valid against this very constraints object is not checked again.
-        # Only immutable built-in scalars qualify, so the answer cannot have changed.
-        plain = tuple((k, v.__class__, v) for k, v in params.items()
-                      if v is None or v.__class__ in _PLAIN)
-        if len(plain) == len(params):
-            seen = (owner, id(constraints), plain)
-            if _VALID_PARAMS.get(seen) is constraints:
-                return
     for key, value in params.items():
         allowed = list(constraints.get(key, ()))
         if key not in constraints:
@@ -328,9 +306,3 @@ def check_params(
             raise ConfigError(
                 f"The {key!r} parameter of {owner} must be {choices}. Got {value!r} instead."
             )
-    if seen is not None:
-        if len(_VALID_PARAMS) >= 4096:
-            _VALID_PARAMS.clear()
-        # The constraints object is kept as the value, so its id cannot be reused.
-        _VALID_PARAMS[seen] = constraints
-

@@ -55,12 +55,10 @@ lungs). Cost on one core, 300 training images at 256 px, one pass per image,
 CPU time (``taskset -c 0 python benchmarks/compare_segment.py --passes 7``, on
 this shared 2-core machine at load 2): ``segment_lungs`` 1.6 ms median (best of
 7: 1.4 ms), with ``crop_to_lungs`` 1.7 ms (1.55 ms); at load 4, 1.9 and 2.0 ms.
-Given the mask :func:`segment_lungs` just returned at 128 or 256 px, the crop
-does not measure it again (the segmentation's own check of that mask is reused;
-at other sizes the mask is labelled once). Where the time goes,
-at the median image: the threshold scan about 40 % (labelling ten or so
-thresholds at 64 px), refining the two lungs 20 %, the working copy and frame
-check 12 %, mirror recovery 6 %. At these sizes each OpenCV call costs a few
+The crop itself costs about 0.15 ms. Where the time goes, at the median
+image: the threshold scan about 40 % (labelling ten or so thresholds at 64 px),
+refining the two lungs 20 %, the working copy and frame check 12 %, mirror
+recovery 6 %. At these sizes each OpenCV call costs a few
 microseconds whatever its work, so a smaller working size saves little; the
 retries make the slowest tenth about twice as dear as the median. At 2,048 px
 (``--size 2048 --n-timing 30``) the median is 8.3 ms, 12.3 ms with the crop,
@@ -215,7 +213,7 @@ def segment_lungs(
     check_params(
         {"work_size": work_size, "invert": invert, "closing": closing,
          "n_thresholds": n_thresholds},
-        _SEGMENT_CONSTRAINTS, owner="segment_lungs", remember=True,
+        _SEGMENT_CONSTRAINTS, owner="segment_lungs",
     )
     img = check_image(image, min_side=8)
     small = _working_copy(img, work_size)
@@ -253,20 +251,18 @@ def _segment_field(img: np.ndarray, work_size: int, invert: str | bool, closing:
             yield lungs
             yield _symmetrised(lungs, work)
 
-    best, best_check = np.zeros(small.shape, bool), (-np.inf, "")
+    best, best_score = np.zeros(small.shape, bool), -np.inf
     for lungs in attempts():
         if lungs is None:
             continue
         mask, apart = _combine(lungs, small.shape)
-        check = _score_of_separate_lungs(lungs, small.shape) if apart else _plausibility(mask)
-        if check[0] > best_check[0]:
-            best, best_check = mask, check
-        if best_check[0] >= _RETRY_BELOW:
+        score = (_score_of_separate_lungs(lungs, small.shape) if apart
+                 else _plausibility(mask)[0])
+        if score > best_score:
+            best, best_score = mask, score
+        if best_score >= _RETRY_BELOW:
             break  # passes comfortably: no need to try harder
-    out = _upsample(best, img.shape)
-    if best_check[0] > -np.inf:
-        _remember_plausibility(out, best, best_check)
-    return out
+    return _upsample(best, img.shape)
 
 
 # A working-size mask scoring below this (lung_mask_score) is segmented again on
@@ -319,9 +315,8 @@ def _combine(lungs: dict[int, np.ndarray], shape: tuple[int, int]) -> tuple[np.n
     return mask, apart
 
 
-def _score_of_separate_lungs(lungs: dict[int, np.ndarray], shape: tuple[int, int]
-                             ) -> tuple[float, str]:
-    """:func:`_plausibility` (score and reason) of the union of lungs clear of each other.
+def _score_of_separate_lungs(lungs: dict[int, np.ndarray], shape: tuple[int, int]) -> float:
+    """:func:`lung_mask_score` of the union of lungs that are clear of each other.
 
     Every lung the segmentation builds is one 8-connected component (the largest
     component of its candidate, holes filled), so when the lungs are apart
@@ -336,10 +331,10 @@ def _score_of_separate_lungs(lungs: dict[int, np.ndarray], shape: tuple[int, int
         if area:
             comps.append((*cv2.boundingRect(u8), area))
     if not comps:
-        return -1.0, "empty mask"
+        return -1.0
     c0, r0 = min(c[0] for c in comps), min(c[1] for c in comps)
     box = (c0, r0, max(c[0] + c[2] for c in comps) - c0, max(c[1] + c[3] for c in comps) - r0)
-    return _score(shape, comps, box)
+    return _score(shape, comps, box)[0]
 
 
 def _exposed_field(small: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -1087,41 +1082,6 @@ def lung_mask_score(mask: Any) -> float:
     return _plausibility(mask)[0]
 
 
-# The plausibility of a mask segment_lungs returned, when it already knew it:
-# (shape, bytes, (score, reason)) of the subsample _plausibility measures. The result
-# depends on that subsample alone, so matching it by content is exact, whoever made
-# the mask and whatever happened to it since. One entry: crop_to_lungs follows
-# segment_lungs. (Replaced whole, never updated in place, so threads only miss.)
-_known_plausibility: tuple[tuple[int, ...], bytes, tuple[float, str]] | None = None
-
-
-def _check_step(shape: tuple[int, ...]) -> int:
-    """Stride of the subsample :func:`_plausibility` measures of a mask of ``shape``."""
-    # Every bound is a fraction of the image, so a strided subsample of at most
-    # ~128-255 px a side gives the same answer to within 1 %, at any input size.
-    return max(1, min(shape) // 128)
-
-
-def _checked_subsample(mask: np.ndarray) -> np.ndarray:
-    """The part of a 2-D mask :func:`_plausibility` measures (contiguous bool)."""
-    step = _check_step(mask.shape)
-    return np.ascontiguousarray(mask[::step, ::step], dtype=bool)
-
-
-def _remember_plausibility(mask: np.ndarray, working: np.ndarray,
-                           check: tuple[float, str]) -> None:
-    """Record ``check`` (the plausibility of ``working``) for ``mask`` if it holds for it.
-
-    It does when the subsample :func:`_plausibility` takes of ``mask`` is
-    ``working`` itself: ``mask`` is ``working`` (a 128 px input) or its twofold
-    replication (256 px; see :func:`_upsample`) and the subsample's step is 1 or 2.
-    """
-    global _known_plausibility
-    step = _check_step(mask.shape)
-    if step <= 2 and mask.shape == (step * working.shape[0], step * working.shape[1]):
-        _known_plausibility = working.shape, working.tobytes(), check
-
-
 def _plausibility(mask: Any) -> tuple[float, str]:
     """Score and reason of :func:`lung_mask_score` / :func:`check_lung_mask`.
 
@@ -1130,10 +1090,10 @@ def _plausibility(mask: Any) -> tuple[float, str]:
     m = np.asarray(mask)
     if m.ndim != 2:
         raise ConfigError(f"mask must be a 2-D array; got shape {m.shape}.")
-    m = _checked_subsample(m)
-    known = _known_plausibility
-    if known is not None and known[0] == m.shape and known[1] == m.tobytes():
-        return known[2]
+    # Every bound is a fraction of the image, so a strided subsample of at most
+    # ~128-255 px a side gives the same answer to within 1 %, at any input size.
+    step = max(1, min(m.shape) // 128)
+    m = np.ascontiguousarray(m[::step, ::step], dtype=bool)
     if not m.any():
         return -1.0, "empty mask"
     cv2 = _cv2()
@@ -1265,10 +1225,7 @@ def crop_to_lungs(image: Any, mask: Any, *, margin: float = 0.05) -> LungCrop:
     When :func:`check_lung_mask` rejects the mask, the crop falls back to the
     central :data:`FALLBACK_CROP` fraction of each side (rows and columns 10-90 %)
     with ``fallback=True`` and the reason, so failures can be counted over a data
-    set rather than silently producing garbage crops. A mask just returned by
-    :func:`segment_lungs` for a 128 or 256 px image is not measured again: the
-    segmentation's own check of it is reused (matched by content, so a mask
-    changed since is measured afresh).
+    set rather than silently producing garbage crops.
 
     Parameters
     ----------
@@ -1299,7 +1256,7 @@ def crop_to_lungs(image: Any, mask: Any, *, margin: float = 0.05) -> LungCrop:
     >>> crop.fallback, crop.reason, crop.box
     (True, 'empty mask', (10, 90, 10, 90))
     """
-    check_params({"margin": margin}, _CROP_CONSTRAINTS, owner="crop_to_lungs", remember=True)
+    check_params({"margin": margin}, _CROP_CONSTRAINTS, owner="crop_to_lungs")
     img = check_image(image)
     m = check_mask(mask, img.shape)
     rows, cols = img.shape
