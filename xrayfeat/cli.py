@@ -56,7 +56,9 @@ def _add_fit(sub: Any) -> None:
     p.add_argument("-o", "--output", required=True, metavar="MODEL.xrf", help="model file to write")
     p.add_argument("--labels", choices=("binary", "3class"), default="binary",
                    help="NORMAL/PNEUMONIA, or NORMAL/BACTERIA/VIRUS from the file names")
-    p.add_argument("--classifier", choices=("logreg", "svm", "linear-svm", "xgboost"), default="logreg")
+    p.add_argument("--classifier", choices=("auto", "logreg", "svm", "linear-svm", "xgboost", "hierarchical"),
+                   default="auto", help="auto: logreg for two classes, hierarchical (normal or not, then which "
+                                        "pneumonia) for 3class")
     p.add_argument("--threshold", type=_threshold, default="balanced_accuracy", metavar="OBJECTIVE",
                    help="binary only: balanced_accuracy, youden, f1, 'specificity@sensitivity>=X', "
                         "'sensitivity@precision>=X', or a fixed number in (0, 1)")
