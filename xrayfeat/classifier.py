@@ -180,7 +180,7 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
     def _numeric(self, classes: Any = None) -> CalibratedThresholdClassifier:
         """The (unfitted) estimator on feature matrices this model puts behind its extractor,
         for a problem with these classes (None: not known yet, so ``"auto"`` is the binary one)."""
-        from .models import XRAY_CLASSIFIERS, resolve_classifier
+        from .models import XRAY_CLASSIFIERS, classifier_param_names, resolve_classifier
 
         if isinstance(self.classifier, str) and self.classifier not in XRAY_CLASSIFIERS:
             raise ConfigError(f"The 'classifier' parameter of {type(self).__name__} must be one of "
@@ -193,10 +193,10 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
             from .hierarchical import HierarchicalClassifier
 
             params = dict(self.classifier_params or {})
-            unknown = set(params) - {"C", "C_within", "negative_class"}
+            unknown = set(params) - set(classifier_param_names(name))
             if unknown:
                 raise ConfigError(f"unknown parameter(s) {sorted(unknown)} for classifier 'hierarchical'; "
-                                  "accepted: ['C', 'C_within', 'negative_class'].")
+                                  f"accepted: {classifier_param_names(name)}.")
             return HierarchicalClassifier(**params, **common)
         return CalibratedThresholdClassifier(classifier=name, classifier_params=self.classifier_params,
                                              pos_label=self.pos_label, **common)

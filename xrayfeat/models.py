@@ -232,6 +232,21 @@ DEFAULT_CLASSIFIER = {"binary": "logreg", "multiclass": "hierarchical", "multicl
 #: Names :class:`xrayfeat.XrayClassifier` accepts besides :data:`CLASSIFIERS`.
 XRAY_CLASSIFIERS = ("auto", *CLASSIFIERS, "hierarchical")
 
+#: ``classifier_params`` keys of ``classifier="hierarchical"``
+#: (:class:`xrayfeat.HierarchicalClassifier`'s own parameters).
+HIERARCHICAL_PARAMS = ("C", "C_within", "negative_class")
+
+
+def classifier_param_names(name: str) -> list[str]:
+    """The ``classifier_params`` keys a named classifier accepts (``"auto"`` is resolved first).
+
+    Examples
+    --------
+    >>> classifier_param_names("hierarchical")
+    ['C', 'C_within', 'negative_class']
+    """
+    return sorted(HIERARCHICAL_PARAMS if name == "hierarchical" else CLASSIFIERS[name])
+
 
 def resolve_classifier(name: Any, classes: Any = None) -> Any:
     """The classifier ``name`` stands for on a problem with these classes.
