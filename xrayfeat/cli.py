@@ -172,7 +172,11 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         raise ConfigError("give either DATA or --sample (not both, not neither).")
     data = load_sample("train", labels=args.labels) if args.sample else args.data
     what = "the embedded sample" if args.sample else repr(args.data)
-    _say(f"fitting a {args.labels} {args.classifier} model on {what} ...")
+    from .models import DEFAULT_CLASSIFIER
+
+    task = "binary" if args.labels == "binary" else "multiclass"
+    name = DEFAULT_CLASSIFIER[task] if args.classifier == "auto" else args.classifier
+    _say(f"fitting a {args.labels} {name} model on {what} ...")
     t0 = time.perf_counter()
     model = fit(data, classifier=args.classifier, threshold=args.threshold, labels=args.labels,
                 cv=args.cv, random_state=args.seed, memory=args.cache, n_jobs=args.jobs)
