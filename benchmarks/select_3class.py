@@ -22,7 +22,8 @@ inner 5-fold grouped CV on the other folds (balanced-rule macro-F1), and the
 chosen model scores the outer fold. ``--swap N`` runs the training-only
 chest-swap diagnostic (:func:`xrayfeat.shortcut_report`, N composites, same
 folds) for the old default, the new one and their rule variants. ``--extra`` adds
-stage-2 models other than logistic regression (RBF SVM, XGBoost; slower).
+stage-2 models other than logistic regression (RBF SVM, XGBoost; slower) and
+other crop sizes (64, 96, 224 px; the time includes their feature extraction).
 
 No test image is read: the official test split must not choose anything.
 """
@@ -156,6 +157,12 @@ def main() -> None:
                                                                                           {"C": c}, args.jobs)
         configs["hierarchical, stage 2 XGBoost"] = lambda: two_stage_oof(X, y, groups, folds, "xgboost", {},
                                                                           args.jobs)
+        for size in (64, 96, 224):
+            def at_size(size=size):
+                F = FeatureExtractor(image_size=size, memory=args.memory, n_jobs=args.jobs,
+                                     progress=False).fit_transform(paths)
+                return hier(0.0003, F)
+            configs[f"hierarchical C_within=0.0003, crop {size} px"] = at_size
     rows = []
     short = {c: c[0] for c in classes}
     head = (f"{'configuration':<42} {'rule':<9} {'acc':>6} {'mF1':>6} {'bacc':>6} "

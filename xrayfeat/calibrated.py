@@ -344,20 +344,20 @@ class CalibratedThresholdClassifier(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
 
     # ------------------------------------------------------------------ setup
+    def _check_params(self, own: dict, owner: str | None) -> None:
+        """Check ``own`` ({name: constraints}) and the parameters every subclass shares."""
+        shared = {
+            "calibration": [Options("sigmoid", "isotonic"), None],
+            "cv": [Interval(int, 2, None), _is_splitter],
+            "random_state": [RANDOM_STATE],
+            "n_jobs": [N_JOBS, None],
+            "verbose": [Interval(int, 0, None)],
+        }
+        rules = {**own, **shared}
+        check_params({name: getattr(self, name) for name in rules}, rules, owner=owner or type(self).__name__)
+
     def _validate_params(self, owner: str | None = None) -> None:
-        check_params(
-            {"classifier": self.classifier, "calibration": self.calibration, "cv": self.cv,
-             "random_state": self.random_state, "n_jobs": self.n_jobs, "verbose": self.verbose},
-            {
-                "classifier": [Options(*CLASSIFIERS), _is_classifier],
-                "calibration": [Options("sigmoid", "isotonic"), None],
-                "cv": [Interval(int, 2, None), _is_splitter],
-                "random_state": [RANDOM_STATE],
-                "n_jobs": [N_JOBS, None],
-                "verbose": [Interval(int, 0, None)],
-            },
-            owner=owner or type(self).__name__,
-        )
+        self._check_params({"classifier": [Options(*CLASSIFIERS), _is_classifier]}, owner)
         if self.classifier_params and not isinstance(self.classifier, str):
             raise ConfigError("classifier_params apply to a named classifier; set the parameters "
                               "on the estimator you pass as classifier instead.")

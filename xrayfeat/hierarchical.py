@@ -34,8 +34,8 @@ from typing import Any
 import numpy as np
 
 from ._labels import NEGATIVE_NAMES
-from ._validation import N_JOBS, RANDOM_STATE, Interval, Options, as_config_error, check_params
-from .calibrated import CalibratedThresholdClassifier, _cv_summary, _is_splitter
+from ._validation import Interval, as_config_error
+from .calibrated import CalibratedThresholdClassifier, _cv_summary
 from .exceptions import ConfigError
 
 __all__ = ["HierarchicalClassifier", "negative_class"]
@@ -157,20 +157,8 @@ class HierarchicalClassifier(CalibratedThresholdClassifier):
     pos_label = None
 
     def _validate_params(self, owner: str | None = None) -> None:
-        check_params(
-            {"C": self.C, "C_within": self.C_within, "calibration": self.calibration, "cv": self.cv,
-             "random_state": self.random_state, "n_jobs": self.n_jobs, "verbose": self.verbose},
-            {
-                "C": [Interval(Real, 0, None, closed="neither")],
-                "C_within": [Interval(Real, 0, None, closed="neither")],
-                "calibration": [Options("sigmoid", "isotonic"), None],
-                "cv": [Interval(int, 2, None), _is_splitter],
-                "random_state": [RANDOM_STATE],
-                "n_jobs": [N_JOBS, None],
-                "verbose": [Interval(int, 0, None)],
-            },
-            owner=owner or type(self).__name__,
-        )
+        positive = [Interval(Real, 0, None, closed="neither")]
+        self._check_params({"C": positive, "C_within": positive}, owner)
 
     def _stage(self, C: float, cv: Any) -> CalibratedThresholdClassifier:
         # The stage's threshold is never used (predictions combine probabilities);
