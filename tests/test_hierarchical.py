@@ -192,3 +192,18 @@ def test_sample_model_saves_loads_and_explains(sample_model, tmp_path):
     e = xrayfeat.explain(loaded, test[0])
     assert e.method == "occlusion" and e.label == loaded.predict(test[:1])[0]
     assert e.heatmap.shape == xrayfeat.read_image(test[0], target_size=128).shape
+
+
+def test_the_binary_default_is_unchanged_and_is_stage_one():
+    from xrayfeat.models import CLASSIFIERS
+
+    binary = XrayClassifier()._numeric(["NORMAL", "PNEUMONIA"])
+    assert binary.get_params() == CalibratedThresholdClassifier().get_params()  # "auto" = the old "logreg"
+    X, y, groups = _three_class(seed=8)
+    clf = HierarchicalClassifier(cv=3).fit(X, y, groups=groups)
+    assert clf.C == CLASSIFIERS["logreg"]["C"]
+    # stage 1 is the binary default fitted on normal vs not, on the same (3-class stratified) folds
+    fold = clf.cv_results_["fold"]
+    folds = [(np.flatnonzero(fold != k), np.flatnonzero(fold == k)) for k in range(3)]
+    alone = CalibratedThresholdClassifier(cv=folds).fit(X, y == "NORMAL", groups=groups)
+    np.testing.assert_allclose(clf.stages_[0].cv_results_["oof_proba"], alone.cv_results_["oof_proba"])

@@ -37,6 +37,7 @@ from ._labels import NEGATIVE_NAMES
 from ._validation import Interval, as_config_error
 from .calibrated import CalibratedThresholdClassifier, _cv_summary
 from .exceptions import ConfigError
+from .models import CLASSIFIERS
 
 __all__ = ["HierarchicalClassifier", "negative_class"]
 
@@ -89,7 +90,8 @@ class HierarchicalClassifier(CalibratedThresholdClassifier):
     ----------
     C : float, default=0.01
         Inverse L2 strength of stage 1 (negative class vs the rest), standardised
-        features, balanced class weights: the binary default.
+        features, balanced class weights: the binary default
+        (``xrayfeat.models.CLASSIFIERS["logreg"]``), so stage 1 is the binary model.
     C_within : float, default=0.0003
         The same for stage 2 (among the other classes, on their rows only).
     negative_class : object or None, default=None
@@ -126,7 +128,7 @@ class HierarchicalClassifier(CalibratedThresholdClassifier):
 
     def __init__(
         self,
-        C: float = 0.01,
+        C: float = CLASSIFIERS["logreg"]["C"],  # the binary default, written once
         C_within: float = 0.0003,
         negative_class: Any = None,
         calibration: str | None = "sigmoid",
