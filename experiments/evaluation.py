@@ -70,13 +70,13 @@ def _bacterial_vs_viral(y: np.ndarray, proba: np.ndarray, classes: list[str]) ->
 
 def evaluate(y: np.ndarray, proba: np.ndarray, classes: Sequence[str], threshold: float | None,
              groups: np.ndarray, *, n_boot: int, alpha: float, seed: int,
-             ece_bins: int = 10) -> dict[str, Any]:
+             ece_bins: int = 10, prior: Any = None) -> dict[str, Any]:
     """Test-set metrics with percentile bootstrap intervals resampled by patient.
 
     Parameters
     ----------
-    y, proba, classes, threshold, ece_bins
-        As in :func:`point_metrics`.
+    y, proba, classes, threshold, ece_bins, prior
+        As in :func:`point_metrics` (``prior``: a multiclass model's balanced rule).
     groups : ndarray of str, shape (n,)
         Patient ids: whole patients are resampled (cluster bootstrap).
     n_boot : int
@@ -94,13 +94,13 @@ def evaluate(y: np.ndarray, proba: np.ndarray, classes: Sequence[str], threshold
         and for 3 classes ``bacterial_vs_viral``.
     """
     classes = [str(c) for c in classes]
-    metrics = point_metrics(y, proba, classes, threshold, ece_bins=ece_bins)
+    metrics = point_metrics(y, proba, classes, threshold, ece_bins=ece_bins, prior=prior)
     out: dict[str, Any] = {"metrics": metrics, "ci": {}, "ci_notes": []}
     if len(classes) > 2:
         out["bacterial_vs_viral"] = _bacterial_vs_viral(y, proba, classes)
     if n_boot <= 0:
         return out
-    memo = _Memo(lambda yy, pp: point_metrics(yy, pp, classes, threshold, ece_bins=ece_bins))
+    memo = _Memo(lambda yy, pp: point_metrics(yy, pp, classes, threshold, ece_bins=ece_bins, prior=prior))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for key in metric_keys(classes):

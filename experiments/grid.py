@@ -139,6 +139,10 @@ def _feature_set(name: str, cfg: Mapping[str, Any], key: str) -> tuple[tuple[str
     return families, {}
 
 
+#: The classes of each task of the benchmark (3class: False/True), for resolving "auto".
+_TASK_CLASSES = {False: ["NORMAL", "PNEUMONIA"], True: ["BACTERIA", "NORMAL", "VIRUS"]}
+
+
 def expand_pipelines(cfg: Mapping[str, Any]) -> list[PipelineSpec]:
     """Expand the ``[[pipelines]]`` entries (each a grid) into validated pipelines.
 
@@ -155,7 +159,7 @@ def expand_pipelines(cfg: Mapping[str, Any]) -> list[PipelineSpec]:
         entry that expands to several pipelines; or for duplicate names.
     """
     from xrayfeat.extract import FeatureExtractor
-    from xrayfeat.models import CLASSIFIERS
+    from xrayfeat.models import XRAY_CLASSIFIERS, classifier_param_names, resolve_classifier
     from xrayfeat.preprocess import Preprocessor
     from xrayfeat.thresholds import parse_objective
 
@@ -179,15 +183,19 @@ def expand_pipelines(cfg: Mapping[str, Any]) -> list[PipelineSpec]:
             )
         for combo in combos:
             p = dict(zip(_GRID_KEYS, combo))
-            clf = p["classifier"]
-            if clf not in CLASSIFIERS:
-                raise ConfigError(f"{src}.classifier: unknown classifier {clf!r}; expected one of {sorted(CLASSIFIERS)}.")
+            if p["classifier"] not in XRAY_CLASSIFIERS:
+                raise ConfigError(f"{src}.classifier: unknown classifier {p['classifier']!r}; expected one of "
+                                  f"{sorted(XRAY_CLASSIFIERS)}.")
+            # "auto" is the library's default for the run's task; the name shows what it is.
+            clf = p["classifier"] = resolve_classifier(p["classifier"], _TASK_CLASSES[multiclass])
+            if clf == "hierarchical" and not multiclass:
+                raise ConfigError(f"{src}.classifier: 'hierarchical' needs labels = \"3class\".")
             params = dict(full.get("classifier_params", {}))
-            unknown = sorted(set(params) - set(CLASSIFIERS[clf]))
+            unknown = sorted(set(params) - set(classifier_param_names(clf)))
             if unknown:
                 raise ConfigError(
                     f"{src}.classifier_params: unknown parameter(s) {unknown} for classifier {clf!r}; "
-                    f"accepted: {sorted(CLASSIFIERS[clf])}."
+                    f"accepted: {classifier_param_names(clf)}."
                 )
             calibration = None if p["calibration"] == "none" else p["calibration"]
             if calibration is None and clf in ("svm", "linear-svm"):

@@ -231,8 +231,12 @@ def run_pipeline(spec: PipelineSpec, train: Dataset, test: Dataset | None, *,
     classes = [str(c) for c in model.classes_]
     threshold = model.threshold_
     res = model.cv_results_
+    # A multiclass model's decisions: the balanced rule (largest p / prior), unless it has
+    # class costs (then arg-max is reported, as before).
+    balanced = len(classes) > 2 and model.class_costs_ is None
     # The function that made the model's cv_results_, again with the run's ECE bins.
-    cv = fold_summary(train.labels, res["oof_proba"], res["fold"], classes, threshold, ece_bins=ev["ece_bins"])
+    cv = fold_summary(train.labels, res["oof_proba"], res["fold"], classes, threshold, ece_bins=ev["ece_bins"],
+                      prior=model.train_prior_ if balanced else None)
     cv["pooled"] = {k: v for k, v in res["oof"].items() if not isinstance(v, dict)}
     if "tuning_curve" in res:
         cv["tuning_curve"] = res["tuning_curve"]
@@ -267,7 +271,7 @@ def run_pipeline(spec: PipelineSpec, train: Dataset, test: Dataset | None, *,
         pred = model.model_._labels(proba)
         result["test"] = evaluate(test.labels, proba, classes, threshold, test.groups,
                                   n_boot=ev["n_boot"], alpha=ev["alpha"], seed=seed,
-                                  ece_bins=ev["ece_bins"])
+                                  ece_bins=ev["ece_bins"], prior=model.prevalence_ if balanced else None)
         predictions = {"path": [str(p) for p in test.paths],
                        "patient": [str(g) for g in test.groups],
                        "label": [str(v) for v in test.labels]}
@@ -351,9 +355,11 @@ def learning_curve(spec: PipelineSpec, train: Dataset, test: Dataset | None, ful
 
                 if F_test is None:
                     F_test = model.features_.transform(list(test.paths))
+                balanced = len(model.classes_) > 2 and model.class_costs_ is None  # the model's rule
                 m = point_metrics(test.labels, model.model_.predict_proba(F_test),
                                   [str(c) for c in model.classes_], model.threshold_,
-                                  ece_bins=cfg["evaluation"]["ece_bins"])
+                                  ece_bins=cfg["evaluation"]["ece_bins"],
+                                  prior=model.prevalence_ if balanced else None)
                 point["test_roc_auc"] = m["roc_auc"]
                 point["test_balanced_accuracy"] = m["balanced_accuracy"]
         except (XrayfeatError, ValueError) as exc:

@@ -323,7 +323,8 @@ def markdown_report(*, run: dict[str, Any], results: list[dict[str, Any]], missi
 
     if has_test:
         rule = ("the threshold was chosen by cross-validation on the training split only"
-                if len(classes) == 2 else "each image gets its most probable class")
+                if len(classes) == 2 else "each image gets the class with the largest p(class) / prior(class), "
+                "the balanced-accuracy rule (a CNN: its most probable class)")
         level = f"{100 * (1 - cfg['evaluation']['alpha']):.0f}%"
         out += ["## Test split", "",
                 f"Each pipeline was fitted on the whole training split; {rule}. Brackets: {level} "

@@ -63,7 +63,14 @@ def test_pipeline_defaults_are_the_library_defaults():
     assert tuple(families) == DEFAULT_FAMILIES
     assert ours == {k: lib[k] for k in ours}
     clf = XrayClassifier().get_params()
-    assert spec.classifier == clf["classifier"] and (spec.classifier_params or None) == clf["classifier_params"]
+    from xrayfeat.models import resolve_classifier
+
+    # "auto" is resolved for the run's task, as XrayClassifier resolves it for its classes
+    assert spec.classifier == resolve_classifier(clf["classifier"], ["NORMAL", "PNEUMONIA"]) == "logreg"
+    (three,) = expand_pipelines(_full('pipelines=[{name = "default"}]', "labels=3class"))
+    assert three.classifier == resolve_classifier(clf["classifier"], ["BACTERIA", "NORMAL", "VIRUS"])
+    assert three.classifier == "hierarchical"
+    assert (spec.classifier_params or None) == clf["classifier_params"]
     assert spec.calibration == clf["calibration"] and spec.threshold == clf["threshold"]
 
 
@@ -128,7 +135,7 @@ def test_set_values_are_parsed_as_toml_or_bare_strings():
                 'pipelines[0].features="glcm"', "figures.enabled=false")
     assert cfg["labels"] == "3class" and cfg["evaluation"]["n_boot"] == 25
     assert cfg["learning_curve"]["fractions"] == [0.5, 1.0] and cfg["figures"]["enabled"] is False
-    assert expand_pipelines(cfg)[0].name == "glcm-crop-logreg"
+    assert expand_pipelines(cfg)[0].name == "glcm-crop-hierarchical"  # "auto" on 3 classes
 
 
 def test_set_indexes_into_the_sample_profile_pipelines():
@@ -169,6 +176,9 @@ BAD = [
     (["pipelines[0].threshold=1.5"], "'pipelines\\[0\\].threshold' must be an objective name"),
     (['pipelines[0].threshold="specificity@sens>=0.9"'], "pipelines\\[0\\].threshold: unknown threshold objective"),
     (['pipelines[0].classifier="forest"'], "pipelines\\[0\\].classifier: unknown classifier 'forest'"),
+    (['pipelines[0].classifier="hierarchical"'], "pipelines\\[0\\].classifier: 'hierarchical' needs labels"),
+    (['labels="3class"', 'pipelines[0].classifier="hierarchical"', "pipelines[0].classifier_params={gamma=1}"],
+     r"pipelines\[0\].classifier_params: unknown parameter\(s\) \['gamma'\] for classifier 'hierarchical'"),
     (["pipelines[1].classifier_params={Cc=1}"], r"pipelines\[1\].classifier_params: unknown parameter\(s\) \['Cc'\]"),
     (['pipelines[0].features="hog+sift"'], r"pipelines\[0\].features: 'hog\+sift' is neither"),
     (['pipelines[0].preprocess="denoise"'], "pipelines\\[0\\].preprocess: unknown preprocessing chain 'denoise'"),

@@ -125,11 +125,13 @@ def test_three_class_model_and_costs(train):
     ds = load_sample(split="train", labels="3class")
     m = xrayfeat.fit(ds, features=FAST, cv=3)
     assert set(m.classes_) == {"NORMAL", "BACTERIA", "VIRUS"}
-    assert m.threshold_ is None and m.objective_ == "argmax"
+    assert m.threshold_ is None and m.objective_ == "balanced_accuracy"
+    assert isinstance(m.model_, xrayfeat.HierarchicalClassifier)  # the 3-class default
     test = load_sample(split="test", labels="3class")
     proba = m.predict_proba(test.paths)
     assert proba.shape == (50, 3)
-    np.testing.assert_array_equal(m.predict(test.paths), m.classes_[proba.argmax(axis=1)])
+    # the balanced-accuracy rule: the largest p / prior
+    np.testing.assert_array_equal(m.predict(test.paths), m.classes_[(proba / m.train_prior_).argmax(axis=1)])
     assert set(m.cv_results_["oof"]) >= {"macro_f1", "per_class", "confusion_matrix"}
     # calling a normal film "normal" is free, missing pneumonia costs 20x: fewer NORMAL answers
     costs = np.ones((3, 3)) - np.eye(3)

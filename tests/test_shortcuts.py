@@ -129,3 +129,35 @@ def test_a_model_fitted_on_the_same_folds_is_reused_not_refitted(shortcut_data, 
     assert reused.as_dict() == fresh.as_dict()
     other_folds = xrayfeat.shortcut_report((images, labels, groups), fitted, random_state=1)
     assert len(fits) == 3 and other_folds.random_state == 1  # different folds: fitted again
+
+
+def test_three_class_report_uses_the_hierarchical_default_and_its_rule():
+    """Normal / haze in the lower lungs / haze in the upper lungs: the default on three
+    classes is hierarchical, and the swap is scored at its balanced rule."""
+    from sklearn.metrics import balanced_accuracy_score
+
+    images, labels = [], []
+    for i in range(56):  # two bacterial films for each normal and viral one: the prior matters
+        img, lungs = synthetic_cxr(SIZE, seed=300 + i, label_box=False)
+        kind = ("NORMAL", "BACTERIA", "BACTERIA", "VIRUS")[i % 4]
+        if kind != "NORMAL":
+            rows = np.arange(SIZE)[:, None] > SIZE * 0.5
+            img[lungs & (rows if kind == "BACTERIA" else ~rows)] += 0.15
+        images.append(np.clip(img, 0, 1).astype(np.float32))
+        labels.append(kind)
+    labels = np.array(labels)
+    groups = np.array([f"p{i}" for i in range(len(images))])
+    est = XrayClassifier(features={"families": ["hog", "intensity"], "image_size": SIZE, "progress": False}, cv=3)
+    rep = xrayfeat.shortcut_report((images, labels, groups), est)
+    proba = rep.details["proba"]
+    assert proba.shape == (rep.n_composites, 3) and rep.threshold is None
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-9)
+    classes = np.unique(labels)
+    prior = np.array([np.mean(labels == c) for c in classes])
+    pred = classes[np.argmax(proba / prior, axis=1)]
+    assert rep.swap_balanced_accuracy == pytest.approx(balanced_accuracy_score(labels[rep.details["donor"]], pred))
+    # the signal is in the lungs: the composites' scores rank by the donor's class
+    assert rep.swap_auc_donor > 0.9 and rep.swap_auc_recipient < 0.7
+    fitted = XrayClassifier(**est.get_params()).fit(images, labels, groups=groups)
+    assert isinstance(fitted.model_, xrayfeat.HierarchicalClassifier)
+    assert xrayfeat.shortcut_report((images, labels, groups), fitted).as_dict() == rep.as_dict()  # reused

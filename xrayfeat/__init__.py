@@ -63,6 +63,7 @@ _LAZY = {
     "PredictionTable": "api",
     "XrayClassifier": "classifier",
     "CalibratedThresholdClassifier": "calibrated",
+    "HierarchicalClassifier": "hierarchical",
     "NotFittedError": "_fitted",
     "save": "persist",
     "load": "persist",

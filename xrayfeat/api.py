@@ -47,7 +47,7 @@ def _training_data(data: Any, labels: str) -> tuple[list, np.ndarray, np.ndarray
 def fit(
     data: Any,
     *,
-    classifier: str = "logreg",
+    classifier: Any = "auto",
     features: Any = None,
     threshold: str | float = "balanced_accuracy",
     calibration: str | None = "sigmoid",
@@ -66,8 +66,9 @@ def fit(
         A Kaggle root (its ``train`` split is used), a folder with class
         sub-folders, a CSV manifest, a :class:`xrayfeat.Dataset`, or
         ``(paths, labels)`` / ``(paths, labels, patient_ids)``.
-    classifier : {"logreg", "svm", "linear-svm", "xgboost"}, default="logreg"
-        See :class:`xrayfeat.XrayClassifier`.
+    classifier : {"auto", "logreg", "svm", "linear-svm", "xgboost", "hierarchical"}, default="auto"
+        See :class:`xrayfeat.XrayClassifier`; "auto" is "logreg" for two classes and
+        "hierarchical" for ``labels="3class"``.
     features : dict, FeatureExtractor or None, default=None
         Feature settings: None is ``FeatureExtractor()`` (HOG + LBP + intensity on
         the lung crop at 128 px); a dict changes only the parameters it names.
@@ -209,7 +210,7 @@ class PredictionTable:
     threshold : float or None
         The model's decision threshold on the probability of its positive class
         (``model.pos_label_``; binary), None for
-        a multiclass model (most probable or cheapest class).
+        a multiclass model (largest p/prior, or cheapest class).
     """
 
     images: list[str]

@@ -50,7 +50,7 @@ from .exceptions import ConfigError
 from .models import CLASSIFIERS, make_classifier
 from .thresholds import best_weighted_threshold, parse_objective
 
-__all__ = ["CalibratedThresholdClassifier"]
+__all__ = ["CalibratedThresholdClassifier", "balanced_argmax"]
 
 # Below this many training rows isotonic calibration overfits (scikit-learn's own
 # guidance is ~1000 calibration samples); we warn rather than refuse.
@@ -209,6 +209,19 @@ def _fit_member(base: Any, X: np.ndarray, y: np.ndarray, train: np.ndarray, test
     return model, score, took
 
 
+def balanced_argmax(proba: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    """Column index of the largest ``proba / prior``: the multiclass balanced-accuracy rule.
+
+    For calibrated probabilities under the class mix ``prior``, predicting class j
+    for a film adds ``p(j | x) / (K prior(j))`` to the expected balanced accuracy
+    (mean recall), so this is its Bayes decision; it is the multiclass counterpart
+    of the binary default's balanced-accuracy threshold. Dividing by the mix the
+    probabilities refer to makes the decision the same under any ``prevalence``:
+    ``p'(j | x) / prior'(j)`` is proportional to ``p(j | x) / prior(j)``.
+    """
+    return np.argmax(np.asarray(proba) / np.asarray(prior, dtype=np.float64), axis=1)
+
+
 def default_param(name: str) -> Any:
     """A parameter's default in :class:`CalibratedThresholdClassifier` (the one place it is written)."""
     return inspect.signature(CalibratedThresholdClassifier.__init__).parameters[name].default
@@ -235,7 +248,12 @@ class CalibratedThresholdClassifier(ClassifierMixin, BaseEstimator):
         ``"balanced_accuracy"``, ``"youden"``, ``"f1"``,
         ``"specificity@sensitivity>=0.96"``, ``"sensitivity@precision>=0.9"``),
         tuned on the out-of-fold calibrated probabilities; or a number in (0, 1).
-        A multiclass fit refuses any value other than the default.
+        Multiclass problems take the default only, ``"balanced_accuracy"``, and
+        realise it by its Bayes rule: the class with the largest
+        ``p(c | x) / prior(c)`` (:func:`balanced_argmax`), which does not depend on
+        the class mix (``prevalence`` moves the probabilities, not the decisions).
+        For another rule pass ``class_costs``; ``1 - np.eye(n_classes)`` predicts
+        the most probable class (highest accuracy under the stated mix).
     pos_label : str, int or None, default=None
         Binary problems: the class the threshold and the metrics call positive.
         None: the class that is not named like a negative ("normal", "negative",
@@ -243,7 +261,8 @@ class CalibratedThresholdClassifier(ClassifierMixin, BaseEstimator):
         ``classes_[1]`` (see :func:`xrayfeat._labels.positive_class`).
     class_costs : array-like of shape (n_classes, n_classes) or None, default=None
         Multiclass only: ``class_costs[i][j]`` is the cost of predicting class j when
-        the truth is class i; predictions minimise the expected cost.
+        the truth is class i; predictions minimise the expected cost under the
+        probabilities (so under ``prevalence``). None: the balanced rule above.
     cv : int or cross-validation splitter, default=5
         An int: that many patient-grouped, class-stratified folds
         (:func:`xrayfeat.patient_folds`, seeded by ``random_state``). A splitter
@@ -276,7 +295,8 @@ class CalibratedThresholdClassifier(ClassifierMixin, BaseEstimator):
     train_threshold_ : float or None
         The threshold under the training class mix.
     objective_ : str
-        What chose the threshold ("fixed", an objective name, "argmax" or "min-cost").
+        What chose the threshold or the decision ("fixed", an objective name;
+        multiclass: "balanced_accuracy" or "min-cost").
     class_costs_ : ndarray or None
     train_prior_, prevalence_ : ndarray of shape (n_classes,)
         Class shares of the training rows, and those the probabilities refer to.
@@ -324,20 +344,20 @@ class CalibratedThresholdClassifier(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
 
     # ------------------------------------------------------------------ setup
+    def _check_params(self, own: dict, owner: str | None) -> None:
+        """Check ``own`` ({name: constraints}) and the parameters every subclass shares."""
+        shared = {
+            "calibration": [Options("sigmoid", "isotonic"), None],
+            "cv": [Interval(int, 2, None), _is_splitter],
+            "random_state": [RANDOM_STATE],
+            "n_jobs": [N_JOBS, None],
+            "verbose": [Interval(int, 0, None)],
+        }
+        rules = {**own, **shared}
+        check_params({name: getattr(self, name) for name in rules}, rules, owner=owner or type(self).__name__)
+
     def _validate_params(self, owner: str | None = None) -> None:
-        check_params(
-            {"classifier": self.classifier, "calibration": self.calibration, "cv": self.cv,
-             "random_state": self.random_state, "n_jobs": self.n_jobs, "verbose": self.verbose},
-            {
-                "classifier": [Options(*CLASSIFIERS), _is_classifier],
-                "calibration": [Options("sigmoid", "isotonic"), None],
-                "cv": [Interval(int, 2, None), _is_splitter],
-                "random_state": [RANDOM_STATE],
-                "n_jobs": [N_JOBS, None],
-                "verbose": [Interval(int, 0, None)],
-            },
-            owner=owner or type(self).__name__,
-        )
+        self._check_params({"classifier": [Options(*CLASSIFIERS), _is_classifier]}, owner)
         if self.classifier_params and not isinstance(self.classifier, str):
             raise ConfigError("classifier_params apply to a named classifier; set the parameters "
                               "on the estimator you pass as classifier instead.")
@@ -387,9 +407,10 @@ class CalibratedThresholdClassifier(ClassifierMixin, BaseEstimator):
             if self.threshold != default_param("threshold"):
                 raise ConfigError(
                     f"threshold={self.threshold!r} applies to binary problems only, and y has "
-                    f"{len(classes)} classes {classes.tolist()}: a multiclass model predicts the most "
-                    "probable class, or the cheapest under class_costs=. Pass class_costs to trade "
-                    "classes off, and leave threshold at its default."
+                    f"{len(classes)} classes {classes.tolist()}: a multiclass model predicts the class "
+                    "with the largest p(class)/prior(class) (the balanced-accuracy rule), or the cheapest "
+                    "under class_costs=. Pass class_costs to trade classes off (1 - identity: the most "
+                    "probable class), and leave threshold at its default."
                 )
             return None
         if isinstance(self.threshold, Real) and not isinstance(self.threshold, bool):
@@ -473,8 +494,9 @@ class CalibratedThresholdClassifier(ClassifierMixin, BaseEstimator):
                 self.objective_ = "fixed"
         else:
             self.threshold_ = None
-            self.objective_ = "argmax" if costs is None else "min-cost"
-        self.cv_results_ = _cv_summary(oof, folds, y, groups, classes, self.pos_label_, self.threshold_, tuner)
+            self.objective_ = default_param("threshold") if costs is None else "min-cost"
+        self.cv_results_ = _cv_summary(oof, folds, y, groups, classes, self.pos_label_, self.threshold_, tuner,
+                                       balanced=not binary and costs is None)
         self.cv_results_["fit_s"] = fit_s
         self.train_prior_ = np.array([np.mean(y == c) for c in classes])
         self.train_threshold_ = self.threshold_
@@ -616,7 +638,7 @@ class CalibratedThresholdClassifier(ClassifierMixin, BaseEstimator):
         return adjust_proba(proba, self.train_prior_, self.prevalence_)
 
     def predict(self, X) -> np.ndarray:
-        """Class labels: thresholded (binary), minimum expected cost or arg-max (multiclass).
+        """Class labels: thresholded (binary); largest p/prior or minimum expected cost (multiclass).
 
         Parameters
         ----------
@@ -628,17 +650,19 @@ class CalibratedThresholdClassifier(ClassifierMixin, BaseEstimator):
         """
         return self._labels(self.predict_proba(X))
 
-    def _labels(self, proba: np.ndarray, threshold: float | None = None) -> np.ndarray:
+    def _labels(self, proba: np.ndarray, threshold: float | None = None, prior: np.ndarray | None = None,
+                ) -> np.ndarray:
         """The labels :meth:`predict` gives for probabilities from :meth:`predict_proba`
-        (binary: at ``threshold``, default ``threshold_``)."""
+        (binary: at ``threshold``, default ``threshold_``; multiclass: for probabilities
+        under the class mix ``prior``, default ``prevalence_``)."""
         if self.threshold_ is not None:
             threshold = self.threshold_ if threshold is None else threshold
             # >= as in scikit-learn's FixedThresholdClassifier
             positive = proba[:, self._pos_index] >= threshold
             return np.where(positive, self.pos_label_, self.classes_[1 - self._pos_index])
-        if self.class_costs_ is None:
-            return self.classes_[np.argmax(proba, axis=1)]
-        return self.classes_[np.argmin(proba @ self.class_costs_, axis=1)]
+        if self.class_costs_ is not None:
+            return self.classes_[np.argmin(proba @ self.class_costs_, axis=1)]
+        return self.classes_[balanced_argmax(proba, self.prevalence_ if prior is None else prior)]
 
     @property
     def _pos_index(self) -> int:
@@ -660,12 +684,14 @@ _is_splitter = Predicate(
 
 
 def _cv_summary(oof: np.ndarray, folds: list, y: np.ndarray, groups: np.ndarray, classes: np.ndarray,
-                pos_label: Any, threshold: float | None, tuner: Any) -> dict:
+                pos_label: Any, threshold: float | None, tuner: Any, balanced: bool = False) -> dict:
     """Metrics of the out-of-fold calibrated probabilities: the honest CV estimate.
 
     Pooled (``oof``) and per fold (``per_fold``, ``mean``, ``std``), both from
-    :mod:`xrayfeat.metrics.summary`, the benchmark's own summary.
+    :mod:`xrayfeat.metrics.summary`, the benchmark's own summary; ``balanced``
+    (multiclass): at the balanced rule, else at arg-max.
     """
+    prior = np.array([np.mean(y == c) for c in classes]) if balanced else None
     from .metrics.summary import fold_summary, point_metrics
 
     fold_of = np.empty(len(y), dtype=np.int64)
@@ -673,8 +699,9 @@ def _cv_summary(oof: np.ndarray, folds: list, y: np.ndarray, groups: np.ndarray,
         fold_of[te] = k
     summary: dict[str, Any] = {"n_splits": len(folds), "n_images": int(len(y)),
                                "n_patients": int(len(set(groups.tolist())))}
-    summary["oof"] = point_metrics(y, oof, classes, threshold, pos_label=pos_label)
-    summary.update(fold_summary(y, oof, fold_of, classes, threshold, pos_label=pos_label))
+    summary["oof"] = point_metrics(y, oof, classes, threshold, pos_label=pos_label, prior=prior)
+    # per fold at the same (pooled training) prior: the rule the model applies
+    summary.update(fold_summary(y, oof, fold_of, classes, threshold, pos_label=pos_label, prior=prior))
     if tuner is not None:
         res = tuner.cv_results_
         summary["tuning_curve"] = {"thresholds": np.asarray(res["thresholds"]).tolist(),

@@ -56,7 +56,9 @@ def _add_fit(sub: Any) -> None:
     p.add_argument("-o", "--output", required=True, metavar="MODEL.xrf", help="model file to write")
     p.add_argument("--labels", choices=("binary", "3class"), default="binary",
                    help="NORMAL/PNEUMONIA, or NORMAL/BACTERIA/VIRUS from the file names")
-    p.add_argument("--classifier", choices=("logreg", "svm", "linear-svm", "xgboost"), default="logreg")
+    p.add_argument("--classifier", choices=("auto", "logreg", "svm", "linear-svm", "xgboost", "hierarchical"),
+                   default="auto", help="auto: logreg for two classes, hierarchical (normal or not, then which "
+                                        "pneumonia) for 3class")
     p.add_argument("--threshold", type=_threshold, default="balanced_accuracy", metavar="OBJECTIVE",
                    help="binary only: balanced_accuracy, youden, f1, 'specificity@sensitivity>=X', "
                         "'sensitivity@precision>=X', or a fixed number in (0, 1)")
@@ -170,7 +172,11 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         raise ConfigError("give either DATA or --sample (not both, not neither).")
     data = load_sample("train", labels=args.labels) if args.sample else args.data
     what = "the embedded sample" if args.sample else repr(args.data)
-    _say(f"fitting a {args.labels} {args.classifier} model on {what} ...")
+    from .models import DEFAULT_CLASSIFIER
+
+    task = "binary" if args.labels == "binary" else "multiclass"
+    name = DEFAULT_CLASSIFIER[task] if args.classifier == "auto" else args.classifier
+    _say(f"fitting a {args.labels} {name} model on {what} ...")
     t0 = time.perf_counter()
     model = fit(data, classifier=args.classifier, threshold=args.threshold, labels=args.labels,
                 cv=args.cv, random_state=args.seed, memory=args.cache, n_jobs=args.jobs)

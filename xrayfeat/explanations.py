@@ -223,6 +223,13 @@ def _unwrap(model: Any) -> _Fitted:
     calibration.
     """
     est = model.model_
+    if hasattr(est, "stages_"):
+        # A hierarchical model's class probability is a product of two stages, not one
+        # linear score: occlusion explains it, resetting features to stage 1's training
+        # mean (its scalers saw every film; stage 2's saw pneumonia films only).
+        members = [_Member(pipe, np.ones(1), np.zeros(1), None, getattr(pipe[0], "mean_", None))
+                   for pipe in est.stages_[0].members_]
+        return _Fitted(members, est.predict_proba, est._labels)
     calibrators = list(est.calibrators_)
     n = 1 if len(est.classes_) == 2 else len(est.classes_)  # score columns
     sigmoid = bool(calibrators) and all(np.ndim(c) == 1 for c in calibrators)
@@ -249,9 +256,12 @@ def explanation_method(model: Any) -> str:
     -------
     {"linear", "tree-contribs", "occlusion"}
         "linear" for logistic regression and linear SVMs, "tree-contribs" for
-        XGBoost, "occlusion" for anything else (the RBF SVM).
+        XGBoost, "occlusion" for anything else (the RBF SVM, hierarchical models).
     """
-    member = _unwrap(_check_model(model)).members[0]
+    model = _check_model(model)
+    if hasattr(model.model_, "stages_"):  # hierarchical: see _unwrap
+        return "occlusion"
+    member = _unwrap(model).members[0]
     if member.booster is not None:
         return "tree-contribs"
     final = member.pipeline[-1]

@@ -22,7 +22,7 @@ from ._fitted import check_is_fitted
 from ._validation import as_config_error
 from .exceptions import ConfigError
 
-__all__ = ["CLASSIFIERS", "make_classifier", "BalancedXGBClassifier"]
+__all__ = ["CLASSIFIERS", "make_classifier", "BalancedXGBClassifier", "DEFAULT_CLASSIFIER", "resolve_classifier"]
 
 #: Names accepted by :func:`make_classifier`, with their default parameters.
 CLASSIFIERS: dict[str, dict[str, Any]] = {
@@ -218,3 +218,60 @@ CLASSIFIERS["xgboost"] = {
     name: p.default for name, p in inspect.signature(BalancedXGBClassifier.__init__).parameters.items()
     if name not in ("self", "random_state", "n_jobs")
 }
+
+
+#: What ``classifier="auto"`` (the default of :class:`xrayfeat.XrayClassifier` and
+#: :func:`xrayfeat.fit`) means, by task; the one place the per-task defaults are written.
+#: ``"hierarchical"`` is :class:`xrayfeat.HierarchicalClassifier` (normal or not, then
+#: which disease), used for three or more classes of which exactly one is named like a
+#: negative (NORMAL); other multiclass problems get the flat model. Chosen by
+#: patient-grouped cross-validation on the Kermany training split, 3 classes
+#: (``benchmarks/select_3class.py``, README "What the defaults are, and why").
+DEFAULT_CLASSIFIER = {"binary": "logreg", "multiclass": "hierarchical", "multiclass without a negative": "logreg"}
+
+#: Names :class:`xrayfeat.XrayClassifier` accepts besides :data:`CLASSIFIERS`.
+XRAY_CLASSIFIERS = ("auto", *CLASSIFIERS, "hierarchical")
+
+#: ``classifier_params`` keys of ``classifier="hierarchical"``
+#: (:class:`xrayfeat.HierarchicalClassifier`'s own parameters).
+HIERARCHICAL_PARAMS = ("C", "C_within", "negative_class")
+
+
+def classifier_param_names(name: str) -> list[str]:
+    """The ``classifier_params`` keys a named classifier accepts (``"auto"`` is resolved first).
+
+    Examples
+    --------
+    >>> classifier_param_names("hierarchical")
+    ['C', 'C_within', 'negative_class']
+    """
+    return sorted(HIERARCHICAL_PARAMS if name == "hierarchical" else CLASSIFIERS[name])
+
+
+def resolve_classifier(name: Any, classes: Any = None) -> Any:
+    """The classifier ``name`` stands for on a problem with these classes.
+
+    Parameters
+    ----------
+    name : str or estimator
+        ``"auto"`` is resolved by :data:`DEFAULT_CLASSIFIER`; anything else is returned as is.
+    classes : array-like or None, default=None
+        The class labels; None (not known yet) resolves ``"auto"`` to the binary default.
+
+    Returns
+    -------
+    str or estimator
+
+    Examples
+    --------
+    >>> resolve_classifier("auto", ["NORMAL", "PNEUMONIA"]), resolve_classifier("auto", ["BACTERIA", "NORMAL", "VIRUS"])
+    ('logreg', 'hierarchical')
+    """
+    if not (isinstance(name, str) and name == "auto"):
+        return name
+    if classes is None or len(np.unique(np.asarray(classes))) <= 2:
+        return DEFAULT_CLASSIFIER["binary"]
+    from ._labels import NEGATIVE_NAMES
+
+    n_negative = sum(str(c).strip().lower() in NEGATIVE_NAMES for c in np.unique(np.asarray(classes)))
+    return DEFAULT_CLASSIFIER["multiclass" if n_negative == 1 else "multiclass without a negative"]

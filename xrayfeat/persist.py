@@ -37,6 +37,7 @@ ALLOWED_TYPES = frozenset({
     # xrayfeat
     "xrayfeat.classifier.XrayClassifier",
     "xrayfeat.calibrated.CalibratedThresholdClassifier",
+    "xrayfeat.hierarchical.HierarchicalClassifier",
     "xrayfeat.extract.FeatureExtractor",
     "xrayfeat.models.BalancedXGBClassifier",
     "xrayfeat.thresholds.specificity_at_sensitivity",

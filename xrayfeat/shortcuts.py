@@ -458,7 +458,7 @@ def _evaluate(est: Any, fitted: Any, paths: list, y: np.ndarray, groups: np.ndar
     if model is None:
         # The pipeline's own estimator on exactly these folds: its members are the fold
         # models, its threshold is tuned on their out-of-fold probabilities.
-        model = est._numeric().set_params(cv=folds).fit(extractor.transform(paths), y, groups=groups)
+        model = est._numeric(classes).set_params(cv=folds).fit(extractor.transform(paths), y, groups=groups)
     G = extractor.transform(swaps.composites) if swaps.composites else None
     oof = model.cv_results_["oof_proba"]
     swap_proba = np.zeros((len(swaps.fold), len(classes)))
@@ -469,7 +469,7 @@ def _evaluate(est: Any, fitted: Any, paths: list, y: np.ndarray, groups: np.ndar
     threshold = model.train_threshold_
 
     def decide(p: np.ndarray) -> np.ndarray:
-        return model._labels(p, threshold=threshold)
+        return model._labels(p, threshold=threshold, prior=model.train_prior_)  # p: training mix
 
     lung_label, body_label = y[swaps.donor], y[swaps.recipient]
     swap_pred = decide(swap_proba)

@@ -183,8 +183,9 @@ def multiclass_metrics(
     classes: Sequence[Any],
     *,
     n_bins: int = 10,
+    prior: ArrayLike | None = None,
 ) -> dict:
-    """Metrics of a multiclass classifier (e.g. normal / bacterial / viral), arg-max rule.
+    """Metrics of a multiclass classifier (e.g. normal / bacterial / viral) at its decision rule.
 
     Parameters
     ----------
@@ -196,6 +197,11 @@ def multiclass_metrics(
         Distinct class labels (for instance ``estimator.classes_``), n_classes >= 2.
     n_bins : int, default=10
         Number of uniform bins of the top-label ECE.
+    prior : array-like of shape (n_classes,) or None, default=None
+        The decision rule of the counts (accuracy, recalls, F1, confusion matrix):
+        None predicts the most probable class; the class mix the probabilities
+        refer to predicts the largest ``proba / prior``, the balanced-accuracy rule
+        of xrayfeat's multiclass models (:func:`xrayfeat.calibrated.balanced_argmax`).
 
     Returns
     -------
@@ -257,7 +263,13 @@ def multiclass_metrics(
             "one-vs-rest ROC AUC need every class present."
         )
 
-    pred = p.argmax(axis=1)
+    if prior is None:
+        pred = p.argmax(axis=1)
+    else:
+        prior = np.asarray(prior, dtype=np.float64)
+        if prior.shape != (k,) or not np.all(prior > 0):
+            raise ConfigError(f"prior must hold {k} positive class shares; got {prior.tolist()}.")
+        pred = (p / prior).argmax(axis=1)
     cm = np.bincount(y * k + pred, minlength=k * k).reshape(k, k)
     per_class = {}
     for j, name in enumerate(names):

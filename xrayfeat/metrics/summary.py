@@ -42,7 +42,7 @@ def metric_keys(classes: Sequence[Any]) -> list[str]:
 
 
 def point_metrics(y: Any, proba: np.ndarray, classes: Sequence[Any], threshold: float | None, *,
-                  pos_label: Any = None, ece_bins: int = 10) -> dict[str, Any]:
+                  pos_label: Any = None, ece_bins: int = 10, prior: Any = None) -> dict[str, Any]:
     """Full metric dict of one prediction set.
 
     Parameters
@@ -58,6 +58,8 @@ def point_metrics(y: Any, proba: np.ndarray, classes: Sequence[Any], threshold: 
     pos_label : object or None, default=None
         Binary problems: the positive class (None: :func:`xrayfeat._labels.positive_class`).
     ece_bins : int, default=10
+    prior : array-like or None, default=None
+        Multiclass problems: the rule, as in :func:`~xrayfeat.metrics.multiclass_metrics`.
 
     Returns
     -------
@@ -70,14 +72,15 @@ def point_metrics(y: Any, proba: np.ndarray, classes: Sequence[Any], threshold: 
     if len(classes) == 2:
         pos = positive_class(classes, pos_label)
         return binary_metrics(y, proba[:, classes.index(pos)], float(threshold), pos_label=pos, n_bins=ece_bins)
-    m = multiclass_metrics(y, proba, classes, n_bins=ece_bins)
+    m = multiclass_metrics(y, proba, classes, n_bins=ece_bins, prior=prior)
     for c in classes:
         m[f"recall_{c}"] = m["per_class"][str(c)]["recall"]
     return m
 
 
 def fold_summary(y: Any, oof_proba: np.ndarray, fold: np.ndarray, classes: Sequence[Any],
-                 threshold: float | None, *, pos_label: Any = None, ece_bins: int = 10) -> dict[str, Any]:
+                 threshold: float | None, *, pos_label: Any = None, ece_bins: int = 10,
+                 prior: Any = None) -> dict[str, Any]:
     """Metrics of each cross-validation fold's held-out rows, with mean and std.
 
     Parameters
@@ -87,7 +90,7 @@ def fold_summary(y: Any, oof_proba: np.ndarray, fold: np.ndarray, classes: Seque
         Out-of-fold probabilities.
     fold : ndarray of int, shape (n,)
         The fold in which each row was held out.
-    classes, threshold, pos_label, ece_bins
+    classes, threshold, pos_label, ece_bins, prior
         As in :func:`point_metrics`.
 
     Returns
@@ -103,7 +106,8 @@ def fold_summary(y: Any, oof_proba: np.ndarray, fold: np.ndarray, classes: Seque
     for k in np.unique(fold):
         idx = fold == k
         try:
-            m = point_metrics(y[idx], oof_proba[idx], classes, threshold, pos_label=pos_label, ece_bins=ece_bins)
+            m = point_metrics(y[idx], oof_proba[idx], classes, threshold, pos_label=pos_label, ece_bins=ece_bins,
+                              prior=prior)
         except ValueError as exc:  # ConfigError: e.g. a class absent from a tiny fold
             skipped.append({"fold": int(k), "reason": str(exc)})
             continue

@@ -127,7 +127,7 @@ def model_summary(model: Any, *, note: str = "") -> dict[str, Any]:
     elif getattr(model, "class_costs_", None) is not None:
         rule = "the class of lowest expected cost"
     else:
-        rule = "the most probable class"
+        rule = "the class with the largest p(class) / prior(class) (balanced accuracy)"
     return {"classes": classes, "names": {c: CLASS_NAMES.get(c.upper(), c) for c in classes},
             "threshold": threshold, "positive_class": positive,
             "decision": rule, "objective": str(model.objective_), "note": note}

@@ -1,0 +1,246 @@
+"""``HierarchicalClassifier``: normal or not first, then which disease.
+
+The 3-class task of the Kermany data (normal / bacterial / viral pneumonia) is
+two problems of very different difficulty: normal against pneumonia is easy
+(patient-grouped CV ROC-AUC ~0.98 on lung crops), bacterial against viral is
+hard, and a flat multinomial model spends one regularisation on both and
+makes most of its errors between the two pneumonias. This estimator fits the
+two problems apart, each as a :class:`~xrayfeat.CalibratedThresholdClassifier`
+on the same patient-grouped folds:
+
+1. *stage 1*: the negative class (NORMAL) against every other class pooled,
+   on all rows: the library's binary model (logistic regression ``C``);
+2. *stage 2*: among the other classes, on their rows only: a more strongly
+   regularised logistic regression (``C_within``; the distinction is subtle and
+   the features many, and strong shrinkage won in grouped CV, see the README);
+
+each calibrated on its own pooled out-of-fold scores, and combined as::
+
+    P(NORMAL | x) = P1(NORMAL | x)
+    P(c | x)      = (1 - P1(NORMAL | x)) * P2(c | x)      for every other class c
+
+which sums to one. Member ``k`` of both stages was fitted without fold ``k``,
+so their combination is an honest out-of-fold model of that fold, as for the
+flat estimator (:meth:`member_proba`, used by :func:`xrayfeat.shortcut_report`).
+Decisions, ``class_costs``, prevalence and ``cv_results_`` behave as in
+:class:`~xrayfeat.CalibratedThresholdClassifier`, whose subclass this is.
+"""
+
+from __future__ import annotations
+
+from numbers import Real
+from typing import Any
+
+import numpy as np
+
+from ._labels import NEGATIVE_NAMES
+from ._validation import Interval, as_config_error
+from .calibrated import CalibratedThresholdClassifier, _cv_summary
+from .exceptions import ConfigError
+from .models import CLASSIFIERS
+
+__all__ = ["HierarchicalClassifier", "negative_class"]
+
+
+def negative_class(classes: Any, negative: Any = None) -> Any:
+    """The class a hierarchical model splits off first.
+
+    Parameters
+    ----------
+    classes : array-like
+        Three or more class labels.
+    negative : object or None, default=None
+        The class, if the caller knows it; it must be one of ``classes``.
+
+    Returns
+    -------
+    object
+        ``negative``, else the one class named like a negative ("normal",
+        "negative", "healthy", ...; :data:`xrayfeat._labels.NEGATIVE_NAMES`).
+
+    Raises
+    ------
+    ConfigError
+        If ``negative`` is not a class, or not exactly one class is named like a negative.
+
+    Examples
+    --------
+    >>> negative_class(["BACTERIA", "NORMAL", "VIRUS"])
+    'NORMAL'
+    """
+    labels = np.unique(np.asarray(classes)).tolist()
+    if negative is not None:
+        if not any(negative == c for c in labels):
+            raise ConfigError(f"negative_class={negative!r} is not one of the classes {labels}.")
+        return labels[[negative == c for c in labels].index(True)]
+    named = [c for c in labels if str(c).strip().lower() in NEGATIVE_NAMES]
+    if len(named) != 1:
+        raise ConfigError(
+            f"a hierarchical model splits one negative class off first; of the classes {labels}, "
+            f"{len(named)} are named like a negative ({sorted(NEGATIVE_NAMES)}). Pass negative_class=.")
+    return named[0]
+
+
+class HierarchicalClassifier(CalibratedThresholdClassifier):
+    """Two calibrated logistic regressions: negative class or not, then which other class.
+
+    See the module docstring (:mod:`xrayfeat.hierarchical`) for the model and why.
+
+    Parameters
+    ----------
+    C : float, default=0.01
+        Inverse L2 strength of stage 1 (negative class vs the rest), standardised
+        features, balanced class weights: the binary default
+        (``xrayfeat.models.CLASSIFIERS["logreg"]``), so stage 1 is the binary model.
+    C_within : float, default=0.0003
+        The same for stage 2 (among the other classes, on their rows only).
+    negative_class : object or None, default=None
+        The class stage 1 splits off; None: the one named like a negative
+        (:func:`negative_class`).
+    calibration, threshold, class_costs, cv, random_state, n_jobs, prevalence, verbose
+        As in :class:`xrayfeat.CalibratedThresholdClassifier` (multiclass use:
+        ``threshold`` keeps its default, the balanced-accuracy rule).
+
+    Attributes
+    ----------
+    stages_ : tuple of two CalibratedThresholdClassifier
+        Stage 1 (classes ``False``/``True``: is the row of the negative class) and
+        stage 2 (the other classes), fitted on the same patient folds.
+    negative_class_ : object
+    members_ : list of tuple
+        ``(stage 1 member k, stage 2 member k)``, both fitted without fold ``k``.
+    classes_, calibrators_, threshold_, objective_, class_costs_, train_prior_, prevalence_, cv_results_
+        As in :class:`xrayfeat.CalibratedThresholdClassifier`; ``calibrators_`` is
+        empty (each stage holds its own) and ``cv_results_`` describes the combined
+        out-of-fold probabilities.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xrayfeat import HierarchicalClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.array(["NORMAL", "BACTERIA", "VIRUS"])[np.arange(300) % 3]
+    >>> X = rng.normal(size=(300, 4)); X[y != "NORMAL", 0] += 2; X[y == "VIRUS", 1] += 2
+    >>> clf = HierarchicalClassifier(cv=3).fit(X, y)
+    >>> clf.negative_class_, clf.predict_proba(X[:2]).sum(axis=1).round(6).tolist()
+    ('NORMAL', [1.0, 1.0])
+    """
+
+    def __init__(
+        self,
+        C: float = CLASSIFIERS["logreg"]["C"],  # the binary default, written once
+        C_within: float = 0.0003,
+        negative_class: Any = None,
+        calibration: str | None = "sigmoid",
+        threshold: str | float = "balanced_accuracy",
+        class_costs: Any = None,
+        cv: Any = 5,
+        random_state: int = 0,
+        n_jobs: int | None = None,
+        prevalence: Any = None,
+        verbose: int = 0,
+    ):
+        self.C = C
+        self.C_within = C_within
+        self.negative_class = negative_class
+        self.calibration = calibration
+        self.threshold = threshold
+        self.class_costs = class_costs
+        self.cv = cv
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.prevalence = prevalence
+        self.verbose = verbose
+
+    # The parent's classifier / pos_label parameters do not exist here; these
+    # read-only stand-ins keep its shared code (and error messages) working.
+    classifier = "logreg"
+    classifier_params = None
+    pos_label = None
+
+    def _validate_params(self, owner: str | None = None) -> None:
+        positive = [Interval(Real, 0, None, closed="neither")]
+        self._check_params({"C": positive, "C_within": positive}, owner)
+
+    def _stage(self, C: float, cv: Any) -> CalibratedThresholdClassifier:
+        # The stage's threshold is never used (predictions combine probabilities);
+        # a fixed one skips the search.
+        return CalibratedThresholdClassifier(
+            classifier="logreg", classifier_params={"C": C}, calibration=self.calibration, threshold=0.5,
+            cv=cv, random_state=self.random_state, n_jobs=self.n_jobs, verbose=self.verbose)
+
+    def fit(self, X, y, groups=None):
+        """Fit both stages on the same patient folds, and summarise the combination.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, n_features)
+        y : array-like of shape (n,)
+            Three or more classes, one of them the negative class.
+        groups : array-like of shape (n,) or None, default=None
+            Patient ids (None: every row its own patient).
+
+        Returns
+        -------
+        self
+        """
+        from sklearn.utils.multiclass import check_classification_targets
+        from sklearn.utils.validation import validate_data
+
+        self._validate_params()
+        X, y = as_config_error(validate_data, self, X, y, dtype=[np.float64, np.float32])
+        check_classification_targets(y)
+        classes = np.unique(y)
+        if len(classes) < 3:
+            raise ConfigError(f"HierarchicalClassifier needs three or more classes; y holds {classes.tolist()}.")
+        negative = negative_class(classes, self.negative_class)
+        groups = (np.array([f"row{i}" for i in range(len(y))]) if groups is None
+                  else np.asarray(groups).astype(str))
+        if groups.shape != y.shape:
+            raise ConfigError(f"groups has {len(groups)} entries but there are {len(y)} rows.")
+        self._objective(classes)
+        costs = self._check_costs(len(classes))
+        folds = self._folds(X, y, groups)
+        is_neg = y == negative
+        first = self._stage(self.C, folds).fit(X, is_neg, groups=groups)
+        # Stage 2 on the other rows, in the same folds renumbered, so that its member k
+        # too was fitted without fold k.
+        rows = np.flatnonzero(~is_neg)
+        where = np.full(len(y), -1)
+        where[rows] = np.arange(len(rows))
+        inner = [(where[tr[~is_neg[tr]]], where[te[~is_neg[te]]]) for tr, te in folds]
+        second = self._stage(self.C_within, inner).fit(X[rows], y[rows], groups=groups[rows])
+
+        self.stages_ = (first, second)
+        self.negative_class_ = negative
+        self.classes_ = classes
+        self.members_ = list(zip(first.members_, second.members_))
+        self.calibrators_ = []
+        self.class_costs_ = costs
+        self.pos_label_ = None
+        self.threshold_ = self.train_threshold_ = None
+        self.objective_ = "balanced_accuracy" if costs is None else "min-cost"
+        # Out of fold: stage 1's own; stage 2's own on its rows and, for the negative
+        # rows it never saw, its member of their fold.
+        p2 = np.empty((len(y), len(second.classes_)))
+        for k, (_, te) in enumerate(folds):
+            p2[te] = second.member_proba(k, X[te])
+        p2[rows] = second.cv_results_["oof_proba"]
+        oof = self._combine(first.cv_results_["oof_proba"], p2)
+        self.cv_results_ = _cv_summary(oof, folds, y, groups, classes, None, None, None, balanced=costs is None)
+        self.cv_results_["fit_s"] = [a + b for a, b in zip(first.cv_results_["fit_s"], second.cv_results_["fit_s"])]
+        self.train_prior_ = np.array([np.mean(y == c) for c in classes])
+        return self.set_prevalence(self.prevalence)
+
+    def _combine(self, p1: np.ndarray, p2: np.ndarray) -> np.ndarray:
+        """Stage probabilities -> class probabilities (training mix), ``classes_`` order."""
+        first, second = self.stages_
+        p_neg = p1[:, int(np.flatnonzero(first.classes_)[0])]  # the column of True
+        out = np.empty((len(p1), len(self.classes_)))
+        out[:, int(np.flatnonzero(self.classes_ == self.negative_class_)[0])] = p_neg
+        out[:, np.searchsorted(self.classes_, second.classes_)] = (1.0 - p_neg)[:, None] * p2
+        return out
+
+    def _member_proba(self, k: int, X: np.ndarray) -> np.ndarray:
+        first, second = self.stages_
+        return self._combine(first._member_proba(k, X), second._member_proba(k, X))
