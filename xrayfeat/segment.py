@@ -53,9 +53,9 @@ and 0 % of normal films fall back to the central crop (9.6 % and 0.4 % with the
 previous version, whose bounds also passed masks that had lost the upper or lower
 lungs). Cost on one core, 300 training images at 256 px, one pass per image,
 CPU time (``taskset -c 0 python benchmarks/compare_segment.py --passes 7``, on
-this shared 2-core machine at load 2): ``segment_lungs`` 1.6 ms median (best of
-7: 1.4 ms), with ``crop_to_lungs`` 1.7 ms (1.55 ms); at load 4, 1.9 and 2.0 ms.
-The crop itself costs about 0.15 ms. Where the time goes, at the median
+this 2-core machine when idle): ``segment_lungs`` 1.66 ms median (best of 7:
+1.47 ms), with ``crop_to_lungs`` 1.84 ms (1.62 ms); at load 4, 1.9 and 2.0 ms.
+The crop itself costs about 0.2 ms. Where the time goes, at the median
 image: the threshold scan about 40 % (labelling ten or so thresholds at 64 px),
 refining the two lungs 20 %, the working copy and frame check 12 %, mirror
 recovery 6 %. At these sizes each OpenCV call costs a few
