@@ -203,6 +203,9 @@ def test_a_three_class_model_answers_normal_bacterial_viral():
     info = client.get("/api/model").get_json()
     assert info["threshold"] is None and info["decision"].startswith("the class with the largest p(class) / prior")
     assert info["names"] == {"BACTERIA": "bacterial pneumonia", "NORMAL": "normal", "VIRUS": "viral pneumonia"}
+    # the priors the rule divides by, stated on the page
+    for c, share in zip(model.classes_, model.prevalence_):
+        assert f"{info['names'][c]} {100 * share:.0f} %" in info["decision"]
     (r,) = _post(client, (FILM.name, FILM.read_bytes()), query="?images=0").get_json()["results"]
     p = r["probabilities"]
     assert set(p) == {"BACTERIA", "NORMAL", "VIRUS"} and sum(p.values()) == pytest.approx(1.0)

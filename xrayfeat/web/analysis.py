@@ -127,7 +127,12 @@ def model_summary(model: Any, *, note: str = "") -> dict[str, Any]:
     elif getattr(model, "class_costs_", None) is not None:
         rule = "the class of lowest expected cost"
     else:
-        rule = "the class with the largest p(class) / prior(class) (balanced accuracy)"
+        # The shares make the rule checkable on the page: a film at 50 % normal and
+        # 49 % viral is called viral when normals are half as common as viral films.
+        shares = ", ".join(f"{CLASS_NAMES.get(c.upper(), c)} {100 * p:.0f} %"
+                           for c, p in zip(classes, model.prevalence_))
+        rule = (f"the class with the largest p(class) / prior(class) (balanced accuracy); "
+                f"priors: {shares}")
     return {"classes": classes, "names": {c: CLASS_NAMES.get(c.upper(), c) for c in classes},
             "threshold": threshold, "positive_class": positive,
             "decision": rule, "objective": str(model.objective_), "note": note}
