@@ -185,26 +185,28 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.sheet is not None:
         worst.sort(key=lambda w: w[0])
-        _sheet(worst[:20], args.sheet)
+        contact_sheet([(img, ref, new, f"{name[:22]}\n{zone} {'RL'[side > 0]} {opacity}: Dice {d:.2f}")
+                       for d, name, zone, opacity, side, img, new, ref in worst[:20]], args.sheet)
         print(f"worst 20 written to {args.sheet}")
 
 
-def _sheet(cases: list, out: Path) -> None:
+def contact_sheet(cases: list[tuple[np.ndarray, np.ndarray, np.ndarray, str]], out: Path,
+                  cols: int = 5) -> None:
+    """Draw ``(image, reference mask, new mask, title)`` cases: reference yellow, new red."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    cols = 5
-    fig, axes = plt.subplots((len(cases) + cols - 1) // cols, cols,
-                             figsize=(3 * cols, 3.2 * ((len(cases) + cols - 1) // cols)))
-    for ax in np.ravel(axes):
+    rows = (len(cases) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3.2 * rows), squeeze=False)
+    for ax in axes.ravel():
         ax.axis("off")
-    for ax, (d, name, zone, opacity, side, img, new, ref) in zip(np.ravel(axes), cases):
+    for ax, (img, ref, new, title) in zip(axes.ravel(), cases):
         ax.imshow(img, cmap="gray", vmin=0, vmax=1)
         ax.contour(ref, levels=[0.5], colors="yellow", linewidths=0.7)
         ax.contour(new, levels=[0.5], colors="red", linewidths=0.7)
-        ax.set_title(f"{name[:22]}\n{zone} {'RL'[side > 0]} {opacity}: Dice {d:.2f}", fontsize=7)
+        ax.set_title(title, fontsize=7)
     fig.tight_layout()
     fig.savefig(out, dpi=90)
     plt.close(fig)

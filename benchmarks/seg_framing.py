@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from seg_consolidation import dice  # noqa: E402
+from seg_consolidation import contact_sheet, dice  # noqa: E402
 
 from xrayfeat.io import read_image  # noqa: E402
 from xrayfeat.preprocess import resize  # noqa: E402
@@ -97,27 +97,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\n{len(cases)} segmentations in {time.perf_counter() - start:.1f} s")
     if args.sheet is not None:
         cases.sort(key=lambda c: c[0])
-        _sheet(cases[:10], args.sheet)
+        contact_sheet([(img, ref, new, f"{name[:24]}\nmargin {margin}: Dice {d:.2f}")
+                       for d, name, margin, img, ref, new in cases[:10]], args.sheet)
         print(f"worst 10 written to {args.sheet}")
-
-
-def _sheet(cases: list, out: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, 5, figsize=(15, 6.4))
-    for ax in axes.ravel():
-        ax.axis("off")
-    for ax, (d, name, margin, img, ref, new) in zip(axes.ravel(), cases):
-        ax.imshow(img, cmap="gray", vmin=0, vmax=1)
-        ax.contour(ref, levels=[0.5], colors="yellow", linewidths=0.8)
-        ax.contour(new, levels=[0.5], colors="red", linewidths=0.8)
-        ax.set_title(f"{name[:24]}\nmargin {margin}: Dice {d:.2f}", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out, dpi=80)
-    plt.close(fig)
 
 
 if __name__ == "__main__":
