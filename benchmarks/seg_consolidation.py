@@ -39,7 +39,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -54,6 +56,20 @@ from xrayfeat import segment as current  # noqa: E402
 SIZE = 256
 ZONES = ("lower", "upper", "whole")
 OPACITIES = (0.5, 0.8)
+
+
+def comfortable_normals(data: Path, seed: int, size: int, segmentation: Any = current
+                        ) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """``(name, film, mask)`` of NORMAL films, in seeded order, resized to ``size`` px,
+    whose mask (by ``segmentation``, a module like :mod:`xrayfeat.segment`) scores
+    comfortably plausible (``lung_mask_score >= 0.1``): the films a benchmark can use
+    the algorithm's own mask on as its reference."""
+    files = sorted((data / "NORMAL").iterdir())
+    for i in np.random.default_rng(seed).permutation(len(files)):
+        img = resize(read_image(files[i]), size)
+        mask = segmentation.segment_lungs(img)
+        if segmentation.lung_mask_score(mask) >= 0.1:
+            yield files[i].name, img, mask
 
 
 def dice(a: np.ndarray, b: np.ndarray) -> float:
@@ -122,22 +138,19 @@ def main(argv: list[str] | None = None) -> None:
 
         reference = _reference(args.reference_from)
 
-    rng = np.random.default_rng(args.seed)
-    files = sorted((args.data / "NORMAL").iterdir())
-    files = [files[i] for i in rng.permutation(len(files))]
     print(f"seed {args.seed}; films from {args.data / 'NORMAL'} in seeded order; {SIZE} px; "
           f"reference masks from {args.reference_from or 'the code under test'}")
 
     start = time.perf_counter()
     refs = []
-    for f in files:
-        img = resize(read_image(f), SIZE)
-        mask = reference.segment_lungs(img)
+    for name, img, mask in comfortable_normals(args.data, args.seed, SIZE, reference):
         lungs = _lungs(mask)
-        if lungs is not None and reference.lung_mask_score(mask) >= 0.1:
-            refs.append((f.name, img, mask, lungs))
+        if lungs is not None:
+            refs.append((name, img, mask, lungs))
         if len(refs) == args.n:
             break
+    # The consolidations' textures: their own stream, after the (seeded) film order.
+    rng = np.random.default_rng(args.seed + 1)
     print(f"{len(refs)} reference films (score >= 0.1, two lungs)")
 
     rows = {(z, o): [] for z in ZONES for o in OPACITIES}

@@ -32,11 +32,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from seg_consolidation import contact_sheet, dice  # noqa: E402
+from seg_consolidation import comfortable_normals, contact_sheet, dice  # noqa: E402
 
-from xrayfeat.io import read_image  # noqa: E402
 from xrayfeat.preprocess import resize  # noqa: E402
-from xrayfeat.segment import crop_to_lungs, lung_mask_score, segment_lungs  # noqa: E402
+from xrayfeat.segment import crop_to_lungs, segment_lungs  # noqa: E402
 
 WIDE, SIZE = 512, 256
 MARGINS = (0.02, 0.06, 0.12)
@@ -63,9 +62,6 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--sheet", type=Path, default=None, help="write the worst cases here (PNG)")
     args = ap.parse_args(argv)
 
-    rng = np.random.default_rng(args.seed)
-    files = sorted((args.data / "NORMAL").iterdir())
-    files = [files[i] for i in rng.permutation(len(files))]
     print(f"seed {args.seed}; films from {args.data / 'NORMAL'} in seeded order; "
           f"wide view {WIDE} px, reframed {SIZE} px")
     start = time.perf_counter()
@@ -73,11 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     fallbacks = dict.fromkeys(MARGINS, 0)
     cases = []
     n = 0
-    for f in files:
-        wide = resize(read_image(f), WIDE)
-        mask = segment_lungs(wide)
-        if lung_mask_score(mask) < 0.1:
-            continue
+    for name, wide, mask in comfortable_normals(args.data, args.seed, WIDE):
         n += 1
         for margin in MARGINS:
             img, ref = reframe(wide, mask, margin)
@@ -85,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
             d = dice(new, ref)
             scores[margin].append(d)
             fallbacks[margin] += crop_to_lungs(img, new).fallback
-            cases.append((d, f.name, margin, img, ref, new))
+            cases.append((d, name, margin, img, ref, new))
         if n == args.n:
             break
     print(f"{n} reference films (score >= 0.1 at {WIDE} px)\n")
