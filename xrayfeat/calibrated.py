@@ -356,6 +356,21 @@ class CalibratedThresholdClassifier(ClassifierMixin, BaseEstimator):
         rules = {**own, **shared}
         check_params({name: getattr(self, name) for name in rules}, rules, owner=owner or type(self).__name__)
 
+    def _fit_inputs(self, X, y, groups) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Checked parameters and ``X``, ``y``, sorted classes and patient ids (None:
+        every row its own patient), as every ``fit`` of this family starts."""
+        from sklearn.utils.multiclass import check_classification_targets
+        from sklearn.utils.validation import validate_data
+
+        self._validate_params()
+        X, y = as_config_error(validate_data, self, X, y, dtype=[np.float64, np.float32])
+        check_classification_targets(y)
+        groups = (np.array([f"row{i}" for i in range(len(y))]) if groups is None
+                  else np.asarray(groups).astype(str))
+        if groups.shape != y.shape:
+            raise ConfigError(f"groups has {len(groups)} entries but there are {len(y)} rows.")
+        return X, y, np.unique(y), groups
+
     def _validate_params(self, owner: str | None = None) -> None:
         self._check_params({"classifier": [Options(*CLASSIFIERS), _is_classifier]}, owner)
         if self.classifier_params and not isinstance(self.classifier, str):
@@ -437,19 +452,9 @@ class CalibratedThresholdClassifier(ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        from sklearn.utils.multiclass import check_classification_targets
-        from sklearn.utils.validation import validate_data
-
-        self._validate_params()
-        X, y = as_config_error(validate_data, self, X, y, dtype=[np.float64, np.float32])
-        check_classification_targets(y)
-        classes = np.unique(y)
+        X, y, classes, groups = self._fit_inputs(X, y, groups)
         if len(classes) < 2:
             raise ConfigError(f"y holds only one class {classes.tolist()}; at least two classes are needed.")
-        groups = (np.array([f"row{i}" for i in range(len(y))]) if groups is None
-                  else np.asarray(groups).astype(str))
-        if groups.shape != y.shape:
-            raise ConfigError(f"groups has {len(groups)} entries but there are {len(y)} rows.")
         if self.calibration is None and not hasattr(self._base(), "predict_proba"):
             raise ConfigError(f"classifier {self.classifier!r} has no probabilities of its own; use "
                               "calibration='sigmoid' or 'isotonic'.")

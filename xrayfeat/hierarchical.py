@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from ._labels import NEGATIVE_NAMES
-from ._validation import Interval, as_config_error
+from ._validation import Interval
 from .calibrated import CalibratedThresholdClassifier, _cv_summary
 from .exceptions import ConfigError
 from .models import CLASSIFIERS
@@ -184,20 +184,10 @@ class HierarchicalClassifier(CalibratedThresholdClassifier):
         -------
         self
         """
-        from sklearn.utils.multiclass import check_classification_targets
-        from sklearn.utils.validation import validate_data
-
-        self._validate_params()
-        X, y = as_config_error(validate_data, self, X, y, dtype=[np.float64, np.float32])
-        check_classification_targets(y)
-        classes = np.unique(y)
+        X, y, classes, groups = self._fit_inputs(X, y, groups)
         if len(classes) < 3:
             raise ConfigError(f"HierarchicalClassifier needs three or more classes; y holds {classes.tolist()}.")
         negative = negative_class(classes, self.negative_class)
-        groups = (np.array([f"row{i}" for i in range(len(y))]) if groups is None
-                  else np.asarray(groups).astype(str))
-        if groups.shape != y.shape:
-            raise ConfigError(f"groups has {len(groups)} entries but there are {len(y)} rows.")
         self._objective(classes)
         costs = self._check_costs(len(classes))
         folds = self._folds(X, y, groups)
@@ -223,9 +213,10 @@ class HierarchicalClassifier(CalibratedThresholdClassifier):
         # Out of fold: stage 1's own; stage 2's own on its rows and, for the negative
         # rows it never saw, its member of their fold.
         p2 = np.empty((len(y), len(second.classes_)))
-        for k, (_, te) in enumerate(folds):
-            p2[te] = second.member_proba(k, X[te])
         p2[rows] = second.cv_results_["oof_proba"]
+        for k, (_, te) in enumerate(folds):
+            neg = te[is_neg[te]]
+            p2[neg] = second._member_proba(k, X[neg])  # X was validated above
         oof = self._combine(first.cv_results_["oof_proba"], p2)
         self.cv_results_ = _cv_summary(oof, folds, y, groups, classes, None, None, None, balanced=costs is None)
         self.cv_results_["fit_s"] = [a + b for a, b in zip(first.cv_results_["fit_s"], second.cv_results_["fit_s"])]
