@@ -44,11 +44,9 @@ __all__ = ["RocDisplay", "PrecisionRecallDisplay", "ReliabilityDisplay", "Confus
 def _axes(ax: Any, figsize: tuple[float, float] = (4.6, 4.2)) -> Any:
     if ax is not None:
         return ax
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ImportError("drawing needs matplotlib: pip install 'xrayfeat[plot]'") from None
-    return Figure(figsize=figsize).subplots()
+    from .plots import _figure_class
+
+    return _figure_class()(figsize=figsize).subplots()
 
 
 def _binary(y_true: Any, proba: Any, pos_label: Any) -> tuple[np.ndarray, np.ndarray, Any]:

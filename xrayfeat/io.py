@@ -478,11 +478,17 @@ def read_image(
     damage: list[str] = []
     image = _read(source, target_size=target_size, min_side=min_side, max_pixels=max_pixels,
                   damage=damage)
+    _report_damage(damage, source if isinstance(source, np.ndarray) else os.fspath(source), strict)
+    return image
+
+
+def _report_damage(damage: list[str], name: Any, strict: bool) -> None:
+    """Refuse (``strict``) or warn about an image the decoder called damaged but decoded."""
     if damage:
         if strict:
-            raise ImageReadError(source, damage[0])
-        warnings.warn(f"image {os.fspath(source)!r}: {damage[0]}.", CorruptImageWarning, stacklevel=2)
-    return image
+            raise ImageReadError(name, damage[0])
+        # stacklevel 3: the caller of read_image / decode_image
+        warnings.warn(f"image {name!r}: {damage[0]}.", CorruptImageWarning, stacklevel=3)
 
 
 def _read(
@@ -578,10 +584,7 @@ def decode_image(
     image = _decode_bytes(bytes(data), name, target_size=target_size, max_pixels=max_pixels,
                           damage=damage)
     image = _check_side(image, name, min_side)
-    if damage:
-        if strict:
-            raise ImageReadError(name, damage[0])
-        warnings.warn(f"image {name!r}: {damage[0]}.", CorruptImageWarning, stacklevel=2)
+    _report_damage(damage, name, strict)
     return image
 
 
