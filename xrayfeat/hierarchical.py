@@ -152,12 +152,6 @@ class HierarchicalClassifier(CalibratedThresholdClassifier):
         self.prevalence = prevalence
         self.verbose = verbose
 
-    # The parent's classifier / pos_label parameters do not exist here; these
-    # read-only stand-ins keep its shared code (and error messages) working.
-    classifier = "logreg"
-    classifier_params = None
-    pos_label = None
-
     def _validate_params(self, owner: str | None = None) -> None:
         positive = [Interval(Real, 0, None, closed="neither")]
         self._check_params({"C": positive, "C_within": positive}, owner)
