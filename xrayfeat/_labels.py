@@ -1,4 +1,5 @@
-"""Which class is positive: the one rule for thresholds, metrics and prevalence."""
+"""Which class is positive, and which class a multiclass model calls: the one rule each
+for thresholds, decisions, metrics and prevalence."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 
 from .exceptions import ConfigError
 
-__all__ = ["NEGATIVE_NAMES", "positive_class"]
+__all__ = ["NEGATIVE_NAMES", "positive_class", "balanced_argmax"]
 
 #: Class names (compared case-insensitively) that mean "no disease".
 NEGATIVE_NAMES = frozenset({"normal", "negative", "healthy", "no finding", "no_finding", "nofinding"})
@@ -55,3 +56,16 @@ def positive_class(classes: Any, pos_label: Any = None) -> Any:
     if sum(negative) == 1:
         return labels[negative.index(False)]
     return labels[1]
+
+
+def balanced_argmax(proba: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    """Column index of the largest ``proba / prior``: the multiclass balanced-accuracy rule.
+
+    For calibrated probabilities under the class mix ``prior``, predicting class j
+    for a film adds ``p(j | x) / (K prior(j))`` to the expected balanced accuracy
+    (mean recall), so this is its Bayes decision; it is the multiclass counterpart
+    of the binary default's balanced-accuracy threshold. Dividing by the mix the
+    probabilities refer to makes the decision the same under any ``prevalence``:
+    ``p'(j | x) / prior'(j)`` is proportional to ``p(j | x) / prior(j)``.
+    """
+    return np.argmax(np.asarray(proba) / np.asarray(prior, dtype=np.float64), axis=1)

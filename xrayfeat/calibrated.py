@@ -48,6 +48,7 @@ from ._labels import positive_class
 from ._validation import N_JOBS, RANDOM_STATE, Interval, Options, Predicate, as_config_error, check_params
 from .exceptions import ConfigError
 from .models import CLASSIFIERS, make_classifier
+from ._labels import balanced_argmax
 from .thresholds import best_weighted_threshold, parse_objective
 
 __all__ = ["CalibratedThresholdClassifier", "balanced_argmax"]
@@ -207,19 +208,6 @@ def _fit_member(base: Any, X: np.ndarray, y: np.ndarray, train: np.ndarray, test
     if verbose and took > _SLOW_FIT_S:
         print(f"xrayfeat: {label} fitted in {took:.1f} s", file=sys.stderr, flush=True)
     return model, score, took
-
-
-def balanced_argmax(proba: np.ndarray, prior: np.ndarray) -> np.ndarray:
-    """Column index of the largest ``proba / prior``: the multiclass balanced-accuracy rule.
-
-    For calibrated probabilities under the class mix ``prior``, predicting class j
-    for a film adds ``p(j | x) / (K prior(j))`` to the expected balanced accuracy
-    (mean recall), so this is its Bayes decision; it is the multiclass counterpart
-    of the binary default's balanced-accuracy threshold. Dividing by the mix the
-    probabilities refer to makes the decision the same under any ``prevalence``:
-    ``p'(j | x) / prior'(j)`` is proportional to ``p(j | x) / prior(j)``.
-    """
-    return np.argmax(np.asarray(proba) / np.asarray(prior, dtype=np.float64), axis=1)
 
 
 def default_param(name: str) -> Any:

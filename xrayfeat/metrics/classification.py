@@ -9,6 +9,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from .._labels import balanced_argmax
 from .._validation import Interval, check_params
 from ..exceptions import ConfigError
 from ._checks import (
@@ -201,7 +202,7 @@ def multiclass_metrics(
         The decision rule of the counts (accuracy, recalls, F1, confusion matrix):
         None predicts the most probable class; the class mix the probabilities
         refer to predicts the largest ``proba / prior``, the balanced-accuracy rule
-        of xrayfeat's multiclass models (:func:`xrayfeat.calibrated.balanced_argmax`).
+        of xrayfeat's multiclass models (:func:`xrayfeat._labels.balanced_argmax`).
 
     Returns
     -------
@@ -269,7 +270,7 @@ def multiclass_metrics(
         prior = np.asarray(prior, dtype=np.float64)
         if prior.shape != (k,) or not np.all(prior > 0):
             raise ConfigError(f"prior must hold {k} positive class shares; got {prior.tolist()}.")
-        pred = (p / prior).argmax(axis=1)
+        pred = balanced_argmax(p, prior)
     cm = np.bincount(y * k + pred, minlength=k * k).reshape(k, k)
     per_class = {}
     for j, name in enumerate(names):
