@@ -122,12 +122,18 @@ def consolidate(img: np.ndarray, region: np.ndarray, opacity: float,
     return np.clip(out, 0, 1).astype(np.float32)
 
 
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def reference_arguments(description: str) -> argparse.ArgumentParser:
+    """The options every benchmark built on :func:`comfortable_normals` takes."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--data", default="/work/shared/data/chest_xray_224_train", type=Path)
     ap.add_argument("--n", type=int, default=150, help="reference NORMAL films to use")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--sheet", type=Path, default=None, help="write the worst cases here (PNG)")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = reference_arguments(__doc__.splitlines()[0])
     ap.add_argument("--reference-from", default=None, metavar="REV",
                     help="take the reference films and masks from segment.py at git revision "
                          "REV (default: the code under test)")

@@ -21,7 +21,6 @@ framing-dependence, not disagreement with an expert.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -32,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from seg_consolidation import comfortable_normals, contact_sheet, dice  # noqa: E402
+from seg_consolidation import comfortable_normals, contact_sheet, dice, reference_arguments  # noqa: E402
 
 from xrayfeat.preprocess import resize  # noqa: E402
 from xrayfeat.segment import crop_to_lungs, segment_lungs  # noqa: E402
@@ -55,12 +54,7 @@ def reframe(img: np.ndarray, mask: np.ndarray, margin: float) -> tuple[np.ndarra
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default="/work/shared/data/chest_xray_224_train", type=Path)
-    ap.add_argument("--n", type=int, default=150, help="reference NORMAL films to use")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--sheet", type=Path, default=None, help="write the worst cases here (PNG)")
-    args = ap.parse_args(argv)
+    args = reference_arguments(__doc__.splitlines()[0]).parse_args(argv)
 
     print(f"seed {args.seed}; films from {args.data / 'NORMAL'} in seeded order; "
           f"wide view {WIDE} px, reframed {SIZE} px")
