@@ -125,13 +125,17 @@ def test_clone_and_pipeline():
     assert not hasattr(clone(pipe).named_steps["model"], "stages_")
 
 
-def test_custom_labels_need_a_negative_class():
+def test_custom_labels_name_their_negative_class():
     X, y, groups = _three_class(seed=4)
-    renamed = np.array(["a", "n", "b"])[np.searchsorted(CLASSES, y)]
-    with pytest.raises(ConfigError, match=r"splits one negative class off first.*Pass negative_class"):
-        HierarchicalClassifier(cv=3).fit(X, renamed, groups=groups)
+    renamed = np.array(["c", "n", "b"])[np.searchsorted(CLASSES, y)]
+    with pytest.warns(UserWarning, match=r"none of the classes .* so the first, 'b', is taken\. Pass negative_class"):
+        guessed = HierarchicalClassifier(cv=3).fit(X, renamed, groups=groups)
+    assert guessed.negative_class_ == "b"
     clf = HierarchicalClassifier(cv=3, negative_class="n").fit(X, renamed, groups=groups)
     assert clf.negative_class_ == "n"
+    with pytest.raises(ConfigError, match=r"2 are named like a negative.*Pass negative_class"):
+        HierarchicalClassifier(cv=3).fit(X, np.where(renamed == "b", "healthy", np.where(renamed == "n", "normal", renamed)),
+                                         groups=groups)
     with pytest.raises(ConfigError, match=r"negative_class='x' is not one of the classes"):
         HierarchicalClassifier(cv=3, negative_class="x").fit(X, renamed, groups=groups)
 
@@ -147,10 +151,22 @@ def test_bad_parameters(kwargs, match):
         HierarchicalClassifier(cv=3, **kwargs).fit(X, y, groups=groups)
 
 
-def test_two_classes_are_refused():
+def test_two_classes_are_stage_one_at_the_balanced_threshold():
     X, y, groups = _three_class(seed=6)
-    with pytest.raises(ConfigError, match="three or more classes"):
-        HierarchicalClassifier(cv=3).fit(X, np.where(y == "NORMAL", "NORMAL", "PNEUMONIA"), groups=groups)
+    binary = np.where(y == "NORMAL", "NORMAL", "PNEUMONIA")
+    clf = HierarchicalClassifier(cv=3).fit(X, binary, groups=groups)
+    first, second = clf.stages_
+    assert second is None and clf.pos_label_ == "PNEUMONIA"
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(proba[:, 0], first.predict_proba(X)[:, 1])  # NORMAL = stage 1's True
+    # The balanced rule, largest p/prior, is p(PNEUMONIA) >= its training share.
+    share = np.mean(binary == "PNEUMONIA")
+    assert clf.threshold_ == pytest.approx(share)
+    np.testing.assert_array_equal(clf.predict(X), clf.classes_[balanced_argmax(proba, [1 - share, share])])
+    # ... and stays that rule at another prevalence.
+    assert clf.set_prevalence(0.3).threshold_ == pytest.approx(0.3)
+    with pytest.raises(ConfigError, match="also with two classes"):
+        HierarchicalClassifier(cv=3, threshold="youden").fit(X, binary, groups=groups)
 
 
 def test_auto_means_logreg_for_two_classes_and_hierarchical_for_three():

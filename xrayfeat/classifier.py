@@ -50,7 +50,7 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
         The model on the features; see :func:`xrayfeat.models.make_classifier`.
         All weight classes inversely to their frequency. ``"hierarchical"`` is
         :class:`xrayfeat.HierarchicalClassifier` (normal or not, then which
-        disease; three or more classes, one named like a negative). ``"auto"``
+        disease; one class named like a negative, or ``negative_class=``). ``"auto"``
         picks by task (:data:`xrayfeat.models.DEFAULT_CLASSIFIER`): "logreg" for
         two classes, "hierarchical" for normal / bacterial / viral. Any
         scikit-learn classifier instance is accepted too.

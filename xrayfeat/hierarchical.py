@@ -28,6 +28,7 @@ Decisions, ``class_costs``, prevalence and ``cv_results_`` behave as in
 
 from __future__ import annotations
 
+import warnings
 from numbers import Real
 from typing import Any
 
@@ -35,7 +36,7 @@ import numpy as np
 
 from ._labels import NEGATIVE_NAMES
 from ._validation import Interval
-from .calibrated import CalibratedThresholdClassifier, _cv_summary
+from .calibrated import CalibratedThresholdClassifier, _cv_summary, default_param
 from .exceptions import ConfigError
 from .models import CLASSIFIERS
 
@@ -48,7 +49,7 @@ def negative_class(classes: Any, negative: Any = None) -> Any:
     Parameters
     ----------
     classes : array-like
-        Three or more class labels.
+        Two or more class labels.
     negative : object or None, default=None
         The class, if the caller knows it; it must be one of ``classes``.
 
@@ -56,12 +57,15 @@ def negative_class(classes: Any, negative: Any = None) -> Any:
     -------
     object
         ``negative``, else the one class named like a negative ("normal",
-        "negative", "healthy", ...; :data:`xrayfeat._labels.NEGATIVE_NAMES`).
+        "negative", "healthy", ...; :data:`xrayfeat._labels.NEGATIVE_NAMES`), else
+        the first class in sorted order (with a warning for three or more classes):
+        0 of a 0 / 1 / 2 coding, the counterpart of
+        :func:`xrayfeat._labels.positive_class`'s convention.
 
     Raises
     ------
     ConfigError
-        If ``negative`` is not a class, or not exactly one class is named like a negative.
+        If ``negative`` is not a class, or several classes are named like a negative.
 
     Examples
     --------
@@ -74,11 +78,17 @@ def negative_class(classes: Any, negative: Any = None) -> Any:
             raise ConfigError(f"negative_class={negative!r} is not one of the classes {labels}.")
         return labels[[negative == c for c in labels].index(True)]
     named = [c for c in labels if str(c).strip().lower() in NEGATIVE_NAMES]
-    if len(named) != 1:
+    if len(named) > 1:
         raise ConfigError(
             f"a hierarchical model splits one negative class off first; of the classes {labels}, "
             f"{len(named)} are named like a negative ({sorted(NEGATIVE_NAMES)}). Pass negative_class=.")
-    return named[0]
+    if not named and len(labels) > 2:
+        # (Of two classes the first is the negative by positive_class's convention.)
+        warnings.warn(
+            f"a hierarchical model splits one negative class off first; none of the classes {labels} "
+            f"is named like a negative ({sorted(NEGATIVE_NAMES)}), so the first, {labels[0]!r}, is "
+            "taken. Pass negative_class= to choose.", UserWarning, stacklevel=3)
+    return named[0] if named else labels[0]
 
 
 class HierarchicalClassifier(CalibratedThresholdClassifier):
@@ -105,7 +115,9 @@ class HierarchicalClassifier(CalibratedThresholdClassifier):
     ----------
     stages_ : tuple of two CalibratedThresholdClassifier
         Stage 1 (classes ``False``/``True``: is the row of the negative class) and
-        stage 2 (the other classes), fitted on the same patient folds.
+        stage 2 (the other classes), fitted on the same patient folds. With two
+        classes there is nothing for stage 2 to tell apart: it is None, and the
+        model is stage 1 decided by the balanced rule (p / prior).
     negative_class_ : object
     members_ : list of tuple
         ``(stage 1 member k, stage 2 member k)``, both fitted without fold ``k``.
@@ -156,11 +168,12 @@ class HierarchicalClassifier(CalibratedThresholdClassifier):
         positive = [Interval(Real, 0, None, closed="neither")]
         self._check_params({"C": positive, "C_within": positive}, owner)
 
-    def _stage(self, C: float, cv: Any) -> CalibratedThresholdClassifier:
+    def _stage(self, C: float, cv: Any, n_classes: int = 2) -> CalibratedThresholdClassifier:
         # The stage's threshold is never used (predictions combine probabilities);
-        # a fixed one skips the search.
+        # a fixed one skips the search (binary stages; a multiclass one has none).
+        threshold = 0.5 if n_classes == 2 else default_param("threshold")
         return CalibratedThresholdClassifier(
-            classifier="logreg", classifier_params={"C": C}, calibration=self.calibration, threshold=0.5,
+            classifier="logreg", classifier_params={"C": C}, calibration=self.calibration, threshold=threshold,
             cv=cv, random_state=self.random_state, n_jobs=self.n_jobs, verbose=self.verbose)
 
     def fit(self, X, y, groups=None):
@@ -170,7 +183,8 @@ class HierarchicalClassifier(CalibratedThresholdClassifier):
         ----------
         X : array-like of shape (n, n_features)
         y : array-like of shape (n,)
-            Three or more classes, one of them the negative class.
+            Two or more classes, one of them the negative class (three or more for
+            a second stage).
         groups : array-like of shape (n,) or None, default=None
             Patient ids (None: every row its own patient).
 
@@ -179,53 +193,77 @@ class HierarchicalClassifier(CalibratedThresholdClassifier):
         self
         """
         X, y, classes, groups = self._fit_inputs(X, y, groups)
-        if len(classes) < 3:
-            raise ConfigError(f"HierarchicalClassifier needs three or more classes; y holds {classes.tolist()}.")
+        if len(classes) < 2:
+            raise ConfigError(f"y holds only one class {classes.tolist()}; at least two classes are needed.")
         negative = negative_class(classes, self.negative_class)
+        if len(classes) == 2 and self.threshold != default_param("threshold"):
+            raise ConfigError(
+                f"threshold={self.threshold!r}: HierarchicalClassifier decides by the largest "
+                "p(class)/prior(class), or the cheapest under class_costs=, also with two classes; for "
+                "a tuned or fixed threshold use CalibratedThresholdClassifier.")
         self._objective(classes)
-        costs = self._check_costs(len(classes))
+        # Binary problems have no cost matrix (as in the parent).
+        costs = self._check_costs(len(classes)) if len(classes) > 2 else None
         folds = self._folds(X, y, groups)
         is_neg = y == negative
         first = self._stage(self.C, folds).fit(X, is_neg, groups=groups)
         # Stage 2 on the other rows, in the same folds renumbered, so that its member k
         # too was fitted without fold k.
         rows = np.flatnonzero(~is_neg)
-        where = np.full(len(y), -1)
-        where[rows] = np.arange(len(rows))
-        inner = [(where[tr[~is_neg[tr]]], where[te[~is_neg[te]]]) for tr, te in folds]
-        second = self._stage(self.C_within, inner).fit(X[rows], y[rows], groups=groups[rows])
+        second = None
+        if len(classes) > 2:
+            where = np.full(len(y), -1)
+            where[rows] = np.arange(len(rows))
+            inner = [(where[tr[~is_neg[tr]]], where[te[~is_neg[te]]]) for tr, te in folds]
+            second = self._stage(self.C_within, inner, len(classes) - 1).fit(X[rows], y[rows], groups=groups[rows])
 
         self.stages_ = (first, second)
         self.negative_class_ = negative
         self.classes_ = classes
-        self.members_ = list(zip(first.members_, second.members_))
+        self.members_ = list(zip(first.members_, first.members_ if second is None else second.members_))
         self.calibrators_ = []
         self.class_costs_ = costs
-        self.pos_label_ = None
-        self.threshold_ = self.train_threshold_ = None
+        self.train_prior_ = np.array([np.mean(y == c) for c in classes])
+        self.pos_label_ = self.threshold_ = None
         self.objective_ = "balanced_accuracy" if costs is None else "min-cost"
+        if second is None:
+            # Two classes: the balanced rule, p(c)/prior(c) largest, is p(other) >= its
+            # training share, so the model is binary with that threshold, and
+            # prevalence= moves it as for any balanced-accuracy threshold.
+            self.pos_label_ = classes[classes != negative][0]
+            self.threshold_ = float(self.train_prior_[classes != negative][0])
+        self.train_threshold_ = self.threshold_
         # Out of fold: stage 1's own; stage 2's own on its rows and, for the negative
         # rows it never saw, its member of their fold.
-        p2 = np.empty((len(y), len(second.classes_)))
-        p2[rows] = second.cv_results_["oof_proba"]
-        for k, (_, te) in enumerate(folds):
-            neg = te[is_neg[te]]
-            p2[neg] = second._member_proba(k, X[neg])  # X was validated above
+        p2 = np.ones((len(y), 1))
+        fit_s = first.cv_results_["fit_s"]
+        if second is not None:
+            p2 = np.empty((len(y), len(second.classes_)))
+            p2[rows] = second.cv_results_["oof_proba"]
+            for k, (_, te) in enumerate(folds):
+                neg = te[is_neg[te]]
+                p2[neg] = second._member_proba(k, X[neg])  # X was validated above
+            fit_s = [a + b for a, b in zip(fit_s, second.cv_results_["fit_s"])]
         oof = self._combine(first.cv_results_["oof_proba"], p2)
-        self.cv_results_ = _cv_summary(oof, folds, y, groups, classes, None, None, None, balanced=costs is None)
-        self.cv_results_["fit_s"] = [a + b for a, b in zip(first.cv_results_["fit_s"], second.cv_results_["fit_s"])]
-        self.train_prior_ = np.array([np.mean(y == c) for c in classes])
+        self.cv_results_ = _cv_summary(oof, folds, y, groups, classes, self.pos_label_, self.threshold_, None,
+                                       balanced=costs is None and second is not None)
+        self.cv_results_["fit_s"] = fit_s
         return self.set_prevalence(self.prevalence)
 
     def _combine(self, p1: np.ndarray, p2: np.ndarray) -> np.ndarray:
-        """Stage probabilities -> class probabilities (training mix), ``classes_`` order."""
+        """Stage probabilities -> class probabilities (training mix), ``classes_`` order.
+
+        ``p2`` has one column of ones when there is no stage 2 (two classes)."""
         first, second = self.stages_
         p_neg = p1[:, int(np.flatnonzero(first.classes_)[0])]  # the column of True
+        is_neg = self.classes_ == self.negative_class_
+        others = self.classes_[~is_neg] if second is None else second.classes_
         out = np.empty((len(p1), len(self.classes_)))
-        out[:, int(np.flatnonzero(self.classes_ == self.negative_class_)[0])] = p_neg
-        out[:, np.searchsorted(self.classes_, second.classes_)] = (1.0 - p_neg)[:, None] * p2
+        out[:, int(np.flatnonzero(is_neg)[0])] = p_neg
+        out[:, np.searchsorted(self.classes_, others)] = (1.0 - p_neg)[:, None] * p2
         return out
 
     def _member_proba(self, k: int, X: np.ndarray) -> np.ndarray:
         first, second = self.stages_
-        return self._combine(first._member_proba(k, X), second._member_proba(k, X))
+        p2 = np.ones((len(X), 1)) if second is None else second._member_proba(k, X)
+        return self._combine(first._member_proba(k, X), p2)
