@@ -34,7 +34,7 @@ def _expected(estimator) -> dict:
         CalibratedThresholdClassifier(cv=3),
         CalibratedThresholdClassifier(classifier="linear-svm", cv=GroupKFold(3), calibration="isotonic"),
         BalancedXGBClassifier(n_estimators=5, max_depth=2, n_jobs=1),
-        HierarchicalClassifier(cv=3),
+        HierarchicalClassifier(cv=2),
     ],
     expected_failed_checks=_expected,
 )
