@@ -129,20 +129,25 @@ def reference_arguments(description: str) -> argparse.ArgumentParser:
     ap.add_argument("--n", type=int, default=150, help="reference NORMAL films to use")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--sheet", type=Path, default=None, help="write the worst cases here (PNG)")
-    return ap
-
-
-def main(argv: list[str] | None = None) -> None:
-    ap = reference_arguments(__doc__.splitlines()[0])
     ap.add_argument("--reference-from", default=None, metavar="REV",
                     help="take the reference films and masks from segment.py at git revision "
                          "REV (default: the code under test)")
-    args = ap.parse_args(argv)
-    reference = current
-    if args.reference_from is not None:
-        from compare_segment import _reference
+    return ap
 
-        reference = _reference(args.reference_from)
+
+def reference_segmentation(rev: str | None) -> Any:
+    """The segmentation module whose masks are the reference: ``segment.py`` at git
+    revision ``rev`` (imported beside the working copy's), or the code under test."""
+    if rev is None:
+        return current
+    from compare_segment import _reference
+
+    return _reference(rev)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = reference_arguments(__doc__.splitlines()[0]).parse_args(argv)
+    reference = reference_segmentation(args.reference_from)
 
     print(f"seed {args.seed}; films from {args.data / 'NORMAL'} in seeded order; {SIZE} px; "
           f"reference masks from {args.reference_from or 'the code under test'}")

@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/seg_framing.py [--data /work/shared/data/chest_xray_224_train]
                                      [--n 150] [--seed 0] [--sheet framing.png]
+                                     [--reference-from REV]
 
 Paediatric films show neck, arms and abdomen around small lungs; adult PA films
 are framed on the chest, the lungs filling most of the film. There are no adult
@@ -16,7 +17,11 @@ Prints, per margin, the mean, median and minimum Dice and the fallback count;
 ``--sheet`` draws the worst cases (yellow: wide view's mask; red: the new one).
 
 The reference is the algorithm's own mask on the wide view, so this finds
-framing-dependence, not disagreement with an expert.
+framing-dependence, not disagreement with an expert. A change to the
+segmentation changes the wide views' masks too (and which films are
+comfortable); ``--reference-from REV`` takes them from ``xrayfeat/segment.py``
+at git revision REV (e.g. ``main``), as in ``seg_consolidation.py``, so two
+versions are judged on the same films and reference masks.
 """
 
 from __future__ import annotations
@@ -31,7 +36,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from seg_consolidation import comfortable_normals, contact_sheet, dice, reference_arguments  # noqa: E402
+from seg_consolidation import (  # noqa: E402
+    comfortable_normals, contact_sheet, dice, reference_arguments, reference_segmentation,
+)
 
 from xrayfeat.preprocess import resize  # noqa: E402
 from xrayfeat.segment import crop_to_lungs, segment_lungs  # noqa: E402
@@ -55,15 +62,17 @@ def reframe(img: np.ndarray, mask: np.ndarray, margin: float) -> tuple[np.ndarra
 
 def main(argv: list[str] | None = None) -> None:
     args = reference_arguments(__doc__.splitlines()[0]).parse_args(argv)
+    reference = reference_segmentation(args.reference_from)
 
     print(f"seed {args.seed}; films from {args.data / 'NORMAL'} in seeded order; "
-          f"wide view {WIDE} px, reframed {SIZE} px")
+          f"wide view {WIDE} px, reframed {SIZE} px; "
+          f"wide-view masks from {args.reference_from or 'the code under test'}")
     start = time.perf_counter()
     scores = {m: [] for m in MARGINS}
     fallbacks = dict.fromkeys(MARGINS, 0)
     cases = []
     n = 0
-    for name, wide, mask in comfortable_normals(args.data, args.seed, WIDE):
+    for name, wide, mask in comfortable_normals(args.data, args.seed, WIDE, reference):
         n += 1
         for margin in MARGINS:
             img, ref = reframe(wide, mask, margin)
