@@ -4,6 +4,8 @@ Usage::
 
     python benchmarks/select_3class.py [--data /work/shared/data/chest_xray_224_train]
         [--memory CACHE] [--jobs 2] [--extra] [--nested] [--swap 2500] [--out results.json]
+    python benchmarks/select_3class.py --stage2 [--holdout /work/holdout] [--within-period]
+        [--c-within 0.0003] [--only NAME ...] [--memory CACHE] [--jobs 1] [--out results.json]
 
 Every configuration is scored on the same 5 patient-grouped, class-stratified
 folds of the training split (seed 0) by its calibrated out-of-fold
@@ -25,6 +27,15 @@ folds) for the old default, the new one and their rule variants. ``--extra`` add
 stage-2 models other than logistic regression (RBF SVM, XGBoost; slower) and
 other crop sizes (64, 96, 224 px; the time includes their feature extraction).
 
+``--stage2`` instead asks whether stage 2 (bacterial vs viral) should read other
+features than stage 1 (which keeps the default ones): for every candidate in
+``STAGE2`` it prints the 3-class macro-F1 and the bacterial-vs-viral ROC-AUC among
+the true pneumonias on the 5 patient-grouped folds, on 5 held-out patient-number
+periods (``id_block_validation.id_blocks``) and, with ``--holdout``, on a folder of
+training-split files split into ``train/`` (earlier patients) and ``test/`` (later
+ones). ``--within-period`` adds the bacterial-vs-viral CV AUC inside the later
+period and inside equally sized draws of the earlier one.
+
 No test image is read: the official test split must not choose anything.
 """
 
@@ -38,6 +49,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -130,6 +142,8 @@ STAGE2 = {
     "crop 128 + HOG 32 px cells": [({}, None), ({"families": ["hog"], "family_params": {"hog": {"cell_size": 32}}},
                                                 None)],
     "crop 128, outside lungs filled": [({"mask_outside": True}, None)],
+    "crop 128, percentile": [({"preprocess": ["percentile"]}, None)],
+    "crop 128, percentile + CLAHE": [({"preprocess": ["percentile", "clahe"]}, None)],
     "crop 96": [({"image_size": 96}, None)],
     "crop 160": [({"image_size": 160}, None)],
     "crop 224": [({"image_size": 224}, None)],
@@ -138,6 +152,25 @@ STAGE2 = {
     "whole image 128 LBP+int only": [({"crop_lungs": False}, ("lbp_", "int_"))],
     "crop 128 + whole image 128": [({}, None), ({"crop_lungs": False}, None)],
 }
+#: Stage-2 ensembles (``--stage2``): two logistic regressions, one on the default features and
+#: one on the named STAGE2 candidate (at ``--c-within`` too), whose logits are summed.
+STAGE2_SUM = {"default logit + zones+GLCM+LBP+int logit": "zones + GLCM + LBP+int",
+              "default logit + whole image 128 logit": "whole image 128"}
+
+
+class SumOfLogits(ClassifierMixin, BaseEstimator):
+    """Binary classifier whose decision function is the sum of its members' (``--stage2``)."""
+
+    def __init__(self, estimators=()):
+        self.estimators = estimators
+
+    def fit(self, X, y):
+        self.estimators_ = [clone(e).fit(X, y) for e in self.estimators]
+        self.classes_ = self.estimators_[0].classes_
+        return self
+
+    def decision_function(self, X):
+        return np.sum([e.decision_function(X) for e in self.estimators_], axis=0)
 
 
 class SplitFeatureHierarchical(HierarchicalClassifier):
@@ -145,9 +178,10 @@ class SplitFeatureHierarchical(HierarchicalClassifier):
     stage-2 features], the first ``n_first`` columns for stage 1 (``--stage2`` only)."""
 
     def __init__(self, n_first: int = 0, C_within: float = 0.0003, cv=5, random_state: int = SEED,
-                 n_jobs=None):
+                 n_jobs=None, n_sum: int | None = None):
         super().__init__(C_within=C_within, cv=cv, random_state=random_state, n_jobs=n_jobs)
         self.n_first = n_first
+        self.n_sum = n_sum  # stage 2 = logit of the default features + logit of the columns after n_sum
 
     def fit(self, X, y, groups=None):
         # HierarchicalClassifier.fit builds stage 1, then stage 2.
@@ -161,8 +195,14 @@ class SplitFeatureHierarchical(HierarchicalClassifier):
         from xrayfeat.models import make_classifier
 
         cols = next(self._columns)
-        model = make_pipeline(FunctionTransformer(lambda X, cols=cols: X[:, cols]),
-                              make_classifier("logreg", random_state=self.random_state, C=C))
+
+        def on(cols):
+            return make_pipeline(FunctionTransformer(lambda X, cols=cols: X[:, cols]),
+                                 make_classifier("logreg", random_state=self.random_state, C=C))
+
+        model = on(cols)
+        if self.n_sum is not None and cols.start == self.n_first:
+            model = SumOfLogits([on(slice(0, self.n_first)), on(slice(self.n_first + self.n_sum, None))])
         return CalibratedThresholdClassifier(classifier=model, calibration=self.calibration, threshold=0.5, cv=cv,
                                              random_state=self.random_state, n_jobs=self.n_jobs)
 
@@ -174,7 +214,7 @@ def stage2_features(blocks: list, paths: list, memory, jobs: int) -> np.ndarray:
         fx = FeatureExtractor(**params, memory=memory, n_jobs=jobs, progress=False)
         F = fx.fit_transform(paths)
         if prefixes is not None:
-            F = F[:, np.char.startswith(fx.get_feature_names_out().astype(str), prefixes)]
+            F = F[:, [str(n).startswith(prefixes) for n in fx.get_feature_names_out()]]
         parts.append(F)
     return np.hstack(parts)
 
@@ -186,6 +226,42 @@ def _bv_auc(y: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> float:
     b, v = list(classes).index("BACTERIA"), list(classes).index("VIRUS")
     rows = y != "NORMAL"
     return roc_auc_score(y[rows] == "VIRUS", proba[rows, v] / (proba[rows, v] + proba[rows, b]))
+
+
+def within_period(args, ds, y: np.ndarray, groups: np.ndarray, late: np.ndarray, names: list) -> list:
+    """``--within-period``: bacterial-vs-viral grouped 5-fold CV ROC-AUC *inside* one period.
+
+    The later pneumonias (``--holdout``/test) against three seeded draws (seeds 0-2) of as
+    many earlier ones with the same bacterial / viral counts: if the later period scores
+    lower even when trained on itself, part of the collapse is that period's own
+    difficulty (or label noise), not a shift that other features could bridge.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    def cv_auc(rows: np.ndarray, F: np.ndarray) -> float:
+        folds = patient_folds(y[rows], groups[rows], n_splits=N_FOLDS, random_state=SEED)
+        m = CalibratedThresholdClassifier(classifier_params={"C": args.c_within}, threshold=0.5, cv=folds,
+                                          n_jobs=args.jobs).fit(F[rows], y[rows], groups=groups[rows])
+        return roc_auc_score(y[rows] == "VIRUS", m.cv_results_["oof_proba"][:, list(m.classes_).index("VIRUS")])
+
+    later = np.flatnonzero((y != "NORMAL") & late)
+    earlier = np.flatnonzero((y != "NORMAL") & ~late)
+    print(f"bacterial vs viral, grouped {N_FOLDS}-fold CV inside one period, C={args.c_within}: "
+          f"the {len(later)} later pneumonias vs as many earlier ones (same class counts, seeds 0-2)")
+    rows = []
+    for name in names:
+        F = stage2_features(STAGE2[name], ds.paths.tolist(), args.memory, args.jobs)
+        draws = []
+        for seed in range(3):
+            rng = np.random.default_rng(seed)
+            picked = [rng.choice(earlier[y[earlier] == c], np.sum(y[later] == c), replace=False)
+                      for c in ("BACTERIA", "VIRUS")]
+            draws.append(cv_auc(np.sort(np.concatenate(picked)), F))
+        row = {"configuration": name, "later_cv_auc": cv_auc(later, F), "earlier_cv_auc": draws}
+        print(f"  {name:<32} later {row['later_cv_auc']:.3f}   earlier " + " ".join(f"{a:.3f}" for a in draws),
+              flush=True)
+        rows.append(row)
+    return rows
 
 
 def stage2_comparison(args, ds, X: np.ndarray, y: np.ndarray, groups: np.ndarray, folds: list) -> list:
@@ -209,7 +285,7 @@ def stage2_comparison(args, ds, X: np.ndarray, y: np.ndarray, groups: np.ndarray
         train = {p.name for p in Path(args.holdout, "train").glob("*/*")}
         split = (np.isin(names, list(train)), np.isin(names, list(test)))
         print(f"holdout {args.holdout}: {split[0].sum()} train / {split[1].sum()} test images")
-    only = [n for n in STAGE2 if not args.only or any(o in n for o in args.only)]
+    only = [n for n in [*STAGE2, *STAGE2_SUM] if not args.only or any(o in n for o in args.only)]
     print(f"stage 2 features (stage 1: default features, C=0.01); stage-2 C_within={args.c_within}; seed {SEED}; "
           "balanced rule / arg-max; AUC = bacterial vs viral among true pneumonias")
     head = (f"{'stage-2 features':<32} {'dim':>5} | {'OOF mF1':>7} {'AUC':>5} | {'blocks acc':>10} {'mF1':>5} "
@@ -219,10 +295,15 @@ def stage2_comparison(args, ds, X: np.ndarray, y: np.ndarray, groups: np.ndarray
     rows = []
     for name in only:
         t0 = time.perf_counter()
-        F2 = stage2_features(STAGE2[name], paths, args.memory, args.jobs)
+        n_sum = None
+        if name in STAGE2_SUM:  # stage 2 sees [default | candidate]; n_sum marks the split
+            F2 = np.hstack([X, stage2_features(STAGE2[STAGE2_SUM[name]], paths, args.memory, args.jobs)])
+            n_sum = X.shape[1]
+        else:
+            F2 = stage2_features(STAGE2[name], paths, args.memory, args.jobs)
         XX = np.hstack([X, F2])
         make = lambda cv: SplitFeatureHierarchical(n_first=X.shape[1], C_within=args.c_within, cv=cv,  # noqa: E731
-                                                   n_jobs=args.jobs)
+                                                   n_jobs=args.jobs, n_sum=n_sum)
         row = {"configuration": name, "dim": F2.shape[1], "seed": SEED, "C_within": args.c_within}
         oof = make(folds).fit(XX, y, groups=groups).cv_results_["oof_proba"]
         row["oof"] = {**rule_metrics(y, oof, classes, "balanced"), "bv_auc": _bv_auc(y, oof, classes)}
@@ -254,6 +335,8 @@ def stage2_comparison(args, ds, X: np.ndarray, y: np.ndarray, groups: np.ndarray
         row["seconds"] = time.perf_counter() - t0
         print(line + f"{row['seconds']:4.0f}", flush=True)
         rows.append(row)
+    if args.within_period and split is not None:
+        rows += within_period(args, ds, y, groups, split[1], [n for n in only if n in STAGE2])
     return rows
 
 
@@ -272,6 +355,8 @@ def main() -> None:
                     "of training-split files (e.g. earlier / later patients)")
     ap.add_argument("--c-within", type=float, default=0.0003, help="with --stage2: stage-2 C")
     ap.add_argument("--only", nargs="*", help="with --stage2: candidates whose name contains one of these")
+    ap.add_argument("--within-period", action="store_true", help="with --stage2 --holdout: also the "
+                    "bacterial-vs-viral CV AUC inside the later and (subsampled) earlier periods")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
 
