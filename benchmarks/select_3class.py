@@ -188,7 +188,7 @@ class SplitFeatureHierarchical(HierarchicalClassifier):
         self._columns = iter([slice(0, self.n_first), slice(self.n_first, None)])
         return super().fit(X, y, groups)
 
-    def _stage(self, C, cv):
+    def _stage(self, C, cv, n_classes=2):
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import FunctionTransformer
 
