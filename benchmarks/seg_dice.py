@@ -5,6 +5,7 @@ Usage::
     python benchmarks/seg_dice.py --images DIR --masks DIR [--masks DIR ...]
                                   [--mask-suffix _mask] [--raw 2048x2048:>u2]
                                   [--size 256] [--limit N] [--sheet worst.png] [--ref REV]
+    python benchmarks/seg_dice.py --synthetic 30 [--ref REV]
 
 There are no expert-masked films in this repository, so this script is for whoever
 has them. Each image in ``--images`` (JPEG, PNG, BMP, TIFF, DICOM, or headerless
@@ -20,6 +21,13 @@ image, then the mean, median, minimum, the fallback count
 scored on the same pairs beside them (imported as in ``compare_segment.py``).
 Images without a mask and masks without an image are counted and listed, never
 silently dropped.
+
+``--synthetic N`` scores instead the synthetic chests of ``tests/_synthetic.py``
+(seeds 0 to N-1, ``--size`` px), whose lungs are known exactly: clean, and with
+one lung's lower half, upper half or whole blended towards soft tissue (opacity
+0.5 or 0.8), a stand-in for consolidation with a true outline to score against.
+The synthetic lungs have sharp edges, so this measures where the outline sits
+on an edge, not robustness to real anatomy.
 
 Layouts it reads as they come:
 
@@ -107,10 +115,42 @@ def pairs(images: Path, mask_dirs: list[Path], suffix: str, raw: bool
     return matched, unmatched, orphans
 
 
+def synthetic(versions: dict[str, Any], n: int, size: int) -> None:
+    """``--synthetic``: Dice against the known lungs of synthetic chests, clean and consolidated."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from _synthetic import synthetic_cxr
+
+    print(f"{n} synthetic chests (tests/_synthetic.py, seeds 0-{n - 1}) at {size} px; "
+          "Dice against their true lungs (mean, min) and fallbacks")
+    print(f"{'consolidation':<22}" + "".join(f"{k:>26}" for k in versions))
+    rows = np.arange(size)[:, None] / size
+    for zone, opacity in [("none", 0.0), *((z, o) for z in ("lower", "upper", "whole") for o in (0.5, 0.8))]:
+        cells = []
+        for mod in versions.values():
+            scores, fallbacks = [], 0
+            for seed in range(n):
+                img, lungs = synthetic_cxr(size, seed=seed)
+                left = lungs.copy()
+                left[:, size // 2:] = False
+                top, bottom = np.flatnonzero(left.any(axis=1))[[0, -1]] / size
+                part = {"none": np.zeros_like(left), "whole": left,
+                        "lower": left & (rows > (top + bottom) / 2),
+                        "upper": left & (rows <= (top + bottom) / 2)}[zone]
+                img = img.copy()
+                img[part] = (1 - opacity) * img[part] + opacity * 0.68  # the body's soft tissue
+                mask = mod.segment_lungs(img)
+                scores.append(dice(mask, lungs))
+                fallbacks += mod.crop_to_lungs(img, mask).fallback
+            cells.append(f"{np.mean(scores):.3f} (min {np.min(scores):.3f}) {fallbacks:>2}/{n}")
+        print(f"{zone + (f', opacity {opacity}' if opacity else ''):<22}" + "".join(f"{c:>26}" for c in cells))
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--images", type=Path, required=True)
-    ap.add_argument("--masks", type=Path, action="append", required=True,
+    ap.add_argument("--synthetic", type=int, default=None, metavar="N",
+                    help="instead: N synthetic chests with known lungs, clean and consolidated")
+    ap.add_argument("--images", type=Path)
+    ap.add_argument("--masks", type=Path, action="append",
                     help="a mask directory; repeat to unite (e.g. left and right lung)")
     ap.add_argument("--mask-suffix", default="", help="removed from mask stems before pairing")
     ap.add_argument("--raw", default=None, metavar="WxH:DTYPE", help="read images as headerless raw")
@@ -119,6 +159,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--sheet", type=Path, default=None, help="write the 10 worst cases here (PNG)")
     ap.add_argument("--ref", default=None, metavar="REV", help="also score segment.py at this revision")
     args = ap.parse_args(argv)
+    if args.synthetic is None and (args.images is None or not args.masks):
+        ap.error("--images and --masks are required (or --synthetic N)")
     raw = parse_raw(args.raw) if args.raw else None
 
     import cv2
@@ -129,6 +171,9 @@ def main(argv: list[str] | None = None) -> None:
         from compare_segment import _reference
 
         versions[args.ref] = _reference(args.ref)
+    if args.synthetic is not None:
+        synthetic(versions, args.synthetic, args.size)
+        return
     matched, unmatched, orphans = pairs(args.images, args.masks, args.mask_suffix, raw is not None)
     if args.limit is not None:
         matched = matched[:args.limit]

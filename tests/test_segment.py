@@ -59,8 +59,46 @@ def test_uniform_white_or_black_frame(frame, inverted):
     assert dice(segment_lungs(img), truth) > 0.9
 
 
+@pytest.mark.parametrize("size", [256, 1024])
+def test_outline_sits_on_the_lung_edge(size):
+    # Sharp-edged synthetic lungs: the scan alone leaves the outline 2-3 px (at 256 px)
+    # outside the edge (Dice ~0.94); edge placement puts it on the edge.
+    scores, ratios = [], []
+    for seed in range(4):
+        img, truth = synthetic_cxr(size, seed=seed)
+        mask = segment_lungs(img)
+        scores.append(dice(mask, truth))
+        ratios.append(mask.sum() / truth.sum())
+    assert min(scores) > 0.97
+    assert 0.96 < np.mean(ratios) < 1.04  # neither swollen nor eroded
+
+
+def test_edge_placement_only_moves_the_outline_inwards():
+    from xrayfeat.segment import _edge_placed, _upsample, _working_copy
+
+    img, _ = synthetic_cxr(256, seed=5)
+    small = _working_copy(img, 128)
+    mask = segment_lungs(small)  # a working-size mask
+    half = mask.copy()
+    half[:, 64:] = False
+    lungs = {0: half, 1: mask & ~half}
+    soft = _edge_placed(mask, lungs, small)
+    placed = _upsample(soft, (128, 128))
+    assert not (placed & ~mask).any() and placed.sum() < mask.sum()
+    # Binary membership (no contrast to place on) upsamples as the plain mask did.
+    flat = np.full_like(small, 0.5)
+    np.testing.assert_array_equal(_upsample(_edge_placed(mask, lungs, flat), (128, 128)), mask)
+
+
+def test_closing_is_a_deprecated_name_of_smoothing():
+    img, _ = synthetic_cxr(256, seed=2)
+    with pytest.warns(FutureWarning, match="now smoothing="):
+        old = segment_lungs(img, closing=0.1)
+    np.testing.assert_array_equal(old, segment_lungs(img, smoothing=0.1))
+
+
 @pytest.mark.parametrize("params", [{"work_size": 96}, {"work_size": 256},
-                                    {"closing": 0.0}, {"n_thresholds": 32}])
+                                    {"smoothing": 0.0}, {"n_thresholds": 32}])
 def test_parameters_keep_quality(params):
     img, truth = synthetic_cxr(256, seed=3)
     assert dice(segment_lungs(img, **params), truth) > 0.88
@@ -180,7 +218,7 @@ def test_unbalanced_lungs_rejected():
     [
         (lambda im: segment_lungs(im, work_size=16), "'work_size' parameter of segment_lungs"),
         (lambda im: segment_lungs(im, invert="yes"), "'invert' parameter of segment_lungs"),
-        (lambda im: segment_lungs(im, closing=0.5), "'closing' parameter"),
+        (lambda im: segment_lungs(im, smoothing=0.5), "'smoothing' parameter"),
         (lambda im: segment_lungs(im, n_thresholds=1), "'n_thresholds' parameter"),
         (lambda im: segment_lungs(im[..., None]), "must be a 2-D grey array"),
         (lambda im: segment_lungs(im * 2.0), r"values in \[0, 1\]"),
@@ -525,8 +563,7 @@ def test_score_of_separate_lungs_equals_the_mask_score(seed):
 
 
 def test_upsampling_equals_thresholded_bilinear():
-    """Masks are upsampled bilinearly and thresholded at half, at twice the size
-    (done by replication) as at any other."""
+    """Memberships (0-255) are upsampled bilinearly and thresholded at half, at any size."""
     import cv2
 
     from xrayfeat.segment import _upsample
@@ -534,11 +571,10 @@ def test_upsampling_equals_thresholded_bilinear():
     rng = np.random.default_rng(5)
     for (rows, cols), (out_rows, out_cols) in [((128, 128), (256, 256)), ((7, 13), (14, 26)),
                                                ((64, 33), (128, 66)), ((128, 128), (300, 500)),
-                                               ((20, 20), (60, 60))]:
-        m = rng.random((rows, cols)) < 0.4
-        bilinear = cv2.resize(m.view(np.uint8) * np.uint8(255), (out_cols, out_rows),
-                              interpolation=cv2.INTER_LINEAR) > 127
-        up = _upsample(m, (out_rows, out_cols))
+                                               ((20, 20), (60, 60)), ((16, 16), (16, 16))]:
+        soft = (rng.random((rows, cols)) * 256).astype(np.uint8)
+        bilinear = cv2.resize(soft, (out_cols, out_rows), interpolation=cv2.INTER_LINEAR) > 127
+        up = _upsample(soft, (out_rows, out_cols))
         assert up.dtype == bool
         np.testing.assert_array_equal(up, bilinear)
 
