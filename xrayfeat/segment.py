@@ -57,7 +57,7 @@ Algorithm (all steps at the working size)
    (``python benchmarks/seg_dice.py --synthetic 30``, 256 px) this raises the
    Dice from 0.935 to 0.990 (0.959-0.989 with a synthetic consolidation, against
    0.933-0.952); on 150 normal training films the steepest gradient now lies on
-   the outline instead of about a pixel inside it. Ribs crossing the band are
+   the outline instead of about a pixel inside it (``benchmarks/seg_edges.py``). Ribs crossing the band are
    brighter than the midpoint and notch the outline slightly (a blur of the
    membership or of the band smoothed them but raised the fallbacks to 0.6-0.7 %).
 
