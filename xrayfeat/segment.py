@@ -995,7 +995,7 @@ def _refine(lung: np.ndarray, small: np.ndarray, smoothing: float) -> np.ndarray
     grown = (hull.view(bool) & (small < bright)) | lung
     if k >= 2:
         # A binary median (box-filter vote): an opening then a closing of the same size
-        # smooth alike, at about a sixth of the cost (OpenCV's elliptic kernels are slow).
+        # smooth alike, at about a tenth of the cost (OpenCV's elliptic kernels are slow).
         side = k | 1
         votes = cv2.boxFilter(grown.view(np.uint8), cv2.CV_16U, (side, side), normalize=False,
                               borderType=cv2.BORDER_CONSTANT)
