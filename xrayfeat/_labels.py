@@ -9,10 +9,29 @@ import numpy as np
 
 from .exceptions import ConfigError
 
-__all__ = ["NEGATIVE_NAMES", "positive_class", "balanced_argmax"]
+__all__ = ["NEGATIVE_NAMES", "named_negative", "given_class", "positive_class", "balanced_argmax"]
 
 #: Class names (compared case-insensitively) that mean "no disease".
 NEGATIVE_NAMES = frozenset({"normal", "negative", "healthy", "no finding", "no_finding", "nofinding"})
+
+
+def named_negative(label: Any) -> bool:
+    """True if the class label is named like a negative (:data:`NEGATIVE_NAMES`, any case)."""
+    return str(label).strip().lower() in NEGATIVE_NAMES
+
+
+def given_class(labels: list, value: Any, param: str) -> Any:
+    """The element of ``labels`` equal to ``value``, which the caller passed as ``param``.
+
+    Raises
+    ------
+    ConfigError
+        If ``value`` is not one of ``labels``.
+    """
+    for c in labels:
+        if value == c:
+            return c
+    raise ConfigError(f"{param}={value!r} is not one of the classes {labels}.")
 
 
 def positive_class(classes: Any, pos_label: Any = None) -> Any:
@@ -49,10 +68,8 @@ def positive_class(classes: Any, pos_label: Any = None) -> Any:
     if len(labels) != 2:
         raise ConfigError(f"a positive class needs exactly two classes; got {labels}.")
     if pos_label is not None:
-        if not any(pos_label == c for c in labels):
-            raise ConfigError(f"pos_label={pos_label!r} is not one of the classes {labels}.")
-        return labels[[pos_label == c for c in labels].index(True)]
-    negative = [str(c).strip().lower() in NEGATIVE_NAMES for c in labels]
+        return given_class(labels, pos_label, "pos_label")
+    negative = [named_negative(c) for c in labels]
     if sum(negative) == 1:
         return labels[negative.index(False)]
     return labels[1]

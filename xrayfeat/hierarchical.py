@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from ._labels import NEGATIVE_NAMES
+from ._labels import NEGATIVE_NAMES, given_class, named_negative
 from ._validation import Interval
 from .calibrated import CalibratedThresholdClassifier, _cv_summary, default_param
 from .exceptions import ConfigError
@@ -74,10 +74,8 @@ def negative_class(classes: Any, negative: Any = None) -> Any:
     """
     labels = np.unique(np.asarray(classes)).tolist()
     if negative is not None:
-        if not any(negative == c for c in labels):
-            raise ConfigError(f"negative_class={negative!r} is not one of the classes {labels}.")
-        return labels[[negative == c for c in labels].index(True)]
-    named = [c for c in labels if str(c).strip().lower() in NEGATIVE_NAMES]
+        return given_class(labels, negative, "negative_class")
+    named = [c for c in labels if named_negative(c)]
     if len(named) > 1:
         raise ConfigError(
             f"a hierarchical model splits one negative class off first; of the classes {labels}, "

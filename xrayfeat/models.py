@@ -271,7 +271,7 @@ def resolve_classifier(name: Any, classes: Any = None) -> Any:
         return name
     if classes is None or len(np.unique(np.asarray(classes))) <= 2:
         return DEFAULT_CLASSIFIER["binary"]
-    from ._labels import NEGATIVE_NAMES
+    from ._labels import named_negative
 
-    n_negative = sum(str(c).strip().lower() in NEGATIVE_NAMES for c in np.unique(np.asarray(classes)))
+    n_negative = sum(named_negative(c) for c in np.unique(np.asarray(classes)))
     return DEFAULT_CLASSIFIER["multiclass" if n_negative == 1 else "multiclass without a negative"]
