@@ -44,11 +44,10 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
 from ._fitted import check_is_fitted
-from ._labels import positive_class
+from ._labels import balanced_argmax, positive_class
 from ._validation import N_JOBS, RANDOM_STATE, Interval, Options, Predicate, as_config_error, check_params
 from .exceptions import ConfigError
 from .models import CLASSIFIERS, make_classifier
-from ._labels import balanced_argmax
 from .thresholds import best_weighted_threshold, parse_objective
 
 __all__ = ["CalibratedThresholdClassifier", "balanced_argmax"]
@@ -345,19 +344,22 @@ class CalibratedThresholdClassifier(ClassifierMixin, BaseEstimator):
         check_params({name: getattr(self, name) for name in rules}, rules, owner=owner or type(self).__name__)
 
     def _fit_inputs(self, X, y, groups) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Checked parameters and ``X``, ``y``, sorted classes and patient ids (None:
-        every row its own patient), as every ``fit`` of this family starts."""
+        """Checked parameters and ``X``, ``y``, sorted classes (at least two) and patient
+        ids (None: every row its own patient), as every ``fit`` of this family starts."""
         from sklearn.utils.multiclass import check_classification_targets
         from sklearn.utils.validation import validate_data
 
         self._validate_params()
         X, y = as_config_error(validate_data, self, X, y, dtype=[np.float64, np.float32])
         check_classification_targets(y)
+        classes = np.unique(y)
+        if len(classes) < 2:
+            raise ConfigError(f"y holds only one class {classes.tolist()}; at least two classes are needed.")
         groups = (np.array([f"row{i}" for i in range(len(y))]) if groups is None
                   else np.asarray(groups).astype(str))
         if groups.shape != y.shape:
             raise ConfigError(f"groups has {len(groups)} entries but there are {len(y)} rows.")
-        return X, y, np.unique(y), groups
+        return X, y, classes, groups
 
     def _validate_params(self, owner: str | None = None) -> None:
         self._check_params({"classifier": [Options(*CLASSIFIERS), _is_classifier]}, owner)
@@ -441,8 +443,6 @@ class CalibratedThresholdClassifier(ClassifierMixin, BaseEstimator):
         self
         """
         X, y, classes, groups = self._fit_inputs(X, y, groups)
-        if len(classes) < 2:
-            raise ConfigError(f"y holds only one class {classes.tolist()}; at least two classes are needed.")
         if self.calibration is None and not hasattr(self._base(), "predict_proba"):
             raise ConfigError(f"classifier {self.classifier!r} has no probabilities of its own; use "
                               "calibration='sigmoid' or 'isotonic'.")
@@ -488,10 +488,10 @@ class CalibratedThresholdClassifier(ClassifierMixin, BaseEstimator):
         else:
             self.threshold_ = None
             self.objective_ = default_param("threshold") if costs is None else "min-cost"
-        self.cv_results_ = _cv_summary(oof, folds, y, groups, classes, self.pos_label_, self.threshold_, tuner,
-                                       balanced=not binary and costs is None)
-        self.cv_results_["fit_s"] = fit_s
         self.train_prior_ = np.array([np.mean(y == c) for c in classes])
+        self.cv_results_ = _cv_summary(oof, folds, y, groups, classes, self.pos_label_, self.threshold_, tuner,
+                                       prior=self.train_prior_ if not binary and costs is None else None)
+        self.cv_results_["fit_s"] = fit_s
         self.train_threshold_ = self.threshold_
         return self.set_prevalence(self.prevalence)
 
@@ -677,14 +677,13 @@ _is_splitter = Predicate(
 
 
 def _cv_summary(oof: np.ndarray, folds: list, y: np.ndarray, groups: np.ndarray, classes: np.ndarray,
-                pos_label: Any, threshold: float | None, tuner: Any, balanced: bool = False) -> dict:
+                pos_label: Any, threshold: float | None, tuner: Any, prior: np.ndarray | None = None) -> dict:
     """Metrics of the out-of-fold calibrated probabilities: the honest CV estimate.
 
     Pooled (``oof``) and per fold (``per_fold``, ``mean``, ``std``), both from
-    :mod:`xrayfeat.metrics.summary`, the benchmark's own summary; ``balanced``
-    (multiclass): at the balanced rule, else at arg-max.
+    :mod:`xrayfeat.metrics.summary`, the benchmark's own summary; multiclass: at
+    the balanced rule with the training mix ``prior``, or at arg-max (None).
     """
-    prior = np.array([np.mean(y == c) for c in classes]) if balanced else None
     from .metrics.summary import fold_summary, point_metrics
 
     fold_of = np.empty(len(y), dtype=np.int64)

@@ -118,7 +118,7 @@ class HierarchicalClassifier(CalibratedThresholdClassifier):
         model is stage 1 decided by the balanced rule (p / prior).
     negative_class_ : object
     members_ : list of tuple
-        ``(stage 1 member k, stage 2 member k)``, both fitted without fold ``k``.
+        ``(stage 1 member k, stage 2 member k or None)``, both fitted without fold ``k``.
     classes_, calibrators_, threshold_, objective_, class_costs_, train_prior_, prevalence_, cv_results_
         As in :class:`xrayfeat.CalibratedThresholdClassifier`; ``calibrators_`` is
         empty (each stage holds its own) and ``cv_results_`` describes the combined
@@ -191,8 +191,6 @@ class HierarchicalClassifier(CalibratedThresholdClassifier):
         self
         """
         X, y, classes, groups = self._fit_inputs(X, y, groups)
-        if len(classes) < 2:
-            raise ConfigError(f"y holds only one class {classes.tolist()}; at least two classes are needed.")
         negative = negative_class(classes, self.negative_class)
         if len(classes) == 2 and self.threshold != default_param("threshold"):
             raise ConfigError(
@@ -218,7 +216,7 @@ class HierarchicalClassifier(CalibratedThresholdClassifier):
         self.stages_ = (first, second)
         self.negative_class_ = negative
         self.classes_ = classes
-        self.members_ = list(zip(first.members_, first.members_ if second is None else second.members_))
+        self.members_ = list(zip(first.members_, [None] * len(folds) if second is None else second.members_))
         self.calibrators_ = []
         self.class_costs_ = costs
         self.train_prior_ = np.array([np.mean(y == c) for c in classes])
@@ -233,7 +231,7 @@ class HierarchicalClassifier(CalibratedThresholdClassifier):
         self.train_threshold_ = self.threshold_
         # Out of fold: stage 1's own; stage 2's own on its rows and, for the negative
         # rows it never saw, its member of their fold.
-        p2 = np.ones((len(y), 1))
+        p2 = None
         fit_s = first.cv_results_["fit_s"]
         if second is not None:
             p2 = np.empty((len(y), len(second.classes_)))
@@ -244,24 +242,23 @@ class HierarchicalClassifier(CalibratedThresholdClassifier):
             fit_s = [a + b for a, b in zip(fit_s, second.cv_results_["fit_s"])]
         oof = self._combine(first.cv_results_["oof_proba"], p2)
         self.cv_results_ = _cv_summary(oof, folds, y, groups, classes, self.pos_label_, self.threshold_, None,
-                                       balanced=costs is None and second is not None)
+                                       prior=self.train_prior_ if costs is None and second is not None else None)
         self.cv_results_["fit_s"] = fit_s
         return self.set_prevalence(self.prevalence)
 
-    def _combine(self, p1: np.ndarray, p2: np.ndarray) -> np.ndarray:
-        """Stage probabilities -> class probabilities (training mix), ``classes_`` order.
-
-        ``p2`` has one column of ones when there is no stage 2 (two classes)."""
+    def _combine(self, p1: np.ndarray, p2: np.ndarray | None) -> np.ndarray:
+        """Stage probabilities -> class probabilities (training mix), ``classes_`` order
+        (``p2`` None: there is no stage 2, with two classes)."""
         first, second = self.stages_
         p_neg = p1[:, int(np.flatnonzero(first.classes_)[0])]  # the column of True
         is_neg = self.classes_ == self.negative_class_
         others = self.classes_[~is_neg] if second is None else second.classes_
         out = np.empty((len(p1), len(self.classes_)))
         out[:, int(np.flatnonzero(is_neg)[0])] = p_neg
-        out[:, np.searchsorted(self.classes_, others)] = (1.0 - p_neg)[:, None] * p2
+        out[:, np.searchsorted(self.classes_, others)] = (1.0 - p_neg)[:, None] * (1.0 if p2 is None else p2)
         return out
 
     def _member_proba(self, k: int, X: np.ndarray) -> np.ndarray:
         first, second = self.stages_
-        p2 = np.ones((len(X), 1)) if second is None else second._member_proba(k, X)
+        p2 = None if second is None else second._member_proba(k, X)
         return self._combine(first._member_proba(k, X), p2)
