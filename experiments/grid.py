@@ -139,10 +139,6 @@ def _feature_set(name: str, cfg: Mapping[str, Any], key: str) -> tuple[tuple[str
     return families, {}
 
 
-#: The classes of each task of the benchmark (3class: False/True), for resolving "auto".
-_TASK_CLASSES = {False: ["NORMAL", "PNEUMONIA"], True: ["BACTERIA", "NORMAL", "VIRUS"]}
-
-
 def expand_pipelines(cfg: Mapping[str, Any]) -> list[PipelineSpec]:
     """Expand the ``[[pipelines]]`` entries (each a grid) into validated pipelines.
 
@@ -158,6 +154,7 @@ def expand_pipelines(cfg: Mapping[str, Any]) -> list[PipelineSpec]:
         classifier parameter, threshold objective; for an explicit ``name`` on an
         entry that expands to several pipelines; or for duplicate names.
     """
+    from xrayfeat.dataset import BINARY_CLASSES, THREE_CLASSES
     from xrayfeat.extract import FeatureExtractor
     from xrayfeat.models import XRAY_CLASSIFIERS, classifier_param_names, resolve_classifier
     from xrayfeat.preprocess import Preprocessor
@@ -187,7 +184,7 @@ def expand_pipelines(cfg: Mapping[str, Any]) -> list[PipelineSpec]:
                 raise ConfigError(f"{src}.classifier: unknown classifier {p['classifier']!r}; expected one of "
                                   f"{sorted(XRAY_CLASSIFIERS)}.")
             # "auto" is the library's default for the run's task; the name shows what it is.
-            clf = p["classifier"] = resolve_classifier(p["classifier"], _TASK_CLASSES[multiclass])
+            clf = p["classifier"] = resolve_classifier(p["classifier"], THREE_CLASSES if multiclass else BINARY_CLASSES)
             if clf == "hierarchical" and not multiclass:
                 raise ConfigError(f"{src}.classifier: 'hierarchical' needs labels = \"3class\".")
             params = dict(full.get("classifier_params", {}))

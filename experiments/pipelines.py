@@ -34,6 +34,13 @@ from .evaluation import evaluate
 
 __all__ = ["run_pipeline", "explain_test", "learning_curve", "peak_memory", "MEMORY_NOTE"]
 
+
+def _rule_prior(model: Any, prior: np.ndarray) -> np.ndarray | None:
+    """What the metrics' multiclass rule divides by to decide as ``model`` does: ``prior``
+    (the class mix of the probabilities scored) for its balanced rule, None (arg-max) for
+    a model with class costs; binary models are scored at their threshold instead."""
+    return prior if model.threshold_ is None and model.class_costs_ is None else None
+
 MEMORY_NOTE = (
     "peak resident set size (getrusage ru_maxrss) of the runner process since it "
     "started, read after the pipeline finished: a high-water mark, so it can only "
@@ -231,12 +238,9 @@ def run_pipeline(spec: PipelineSpec, train: Dataset, test: Dataset | None, *,
     classes = [str(c) for c in model.classes_]
     threshold = model.threshold_
     res = model.cv_results_
-    # A multiclass model's decisions: the balanced rule (largest p / prior), unless it has
-    # class costs (then arg-max is reported, as before).
-    balanced = len(classes) > 2 and model.class_costs_ is None
     # The function that made the model's cv_results_, again with the run's ECE bins.
     cv = fold_summary(train.labels, res["oof_proba"], res["fold"], classes, threshold, ece_bins=ev["ece_bins"],
-                      prior=model.train_prior_ if balanced else None)
+                      prior=_rule_prior(model, model.train_prior_))
     cv["pooled"] = {k: v for k, v in res["oof"].items() if not isinstance(v, dict)}
     if "tuning_curve" in res:
         cv["tuning_curve"] = res["tuning_curve"]
@@ -271,7 +275,7 @@ def run_pipeline(spec: PipelineSpec, train: Dataset, test: Dataset | None, *,
         pred = model.model_._labels(proba)
         result["test"] = evaluate(test.labels, proba, classes, threshold, test.groups,
                                   n_boot=ev["n_boot"], alpha=ev["alpha"], seed=seed,
-                                  ece_bins=ev["ece_bins"], prior=model.prevalence_ if balanced else None)
+                                  ece_bins=ev["ece_bins"], prior=_rule_prior(model, model.prevalence_))
         predictions = {"path": [str(p) for p in test.paths],
                        "patient": [str(g) for g in test.groups],
                        "label": [str(v) for v in test.labels]}
@@ -355,11 +359,10 @@ def learning_curve(spec: PipelineSpec, train: Dataset, test: Dataset | None, ful
 
                 if F_test is None:
                     F_test = model.features_.transform(list(test.paths))
-                balanced = len(model.classes_) > 2 and model.class_costs_ is None  # the model's rule
                 m = point_metrics(test.labels, model.model_.predict_proba(F_test),
                                   [str(c) for c in model.classes_], model.threshold_,
                                   ece_bins=cfg["evaluation"]["ece_bins"],
-                                  prior=model.prevalence_ if balanced else None)
+                                  prior=_rule_prior(model, model.prevalence_))
                 point["test_roc_auc"] = m["roc_auc"]
                 point["test_balanced_accuracy"] = m["balanced_accuracy"]
         except (XrayfeatError, ValueError) as exc:

@@ -249,7 +249,6 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        self._validate()
         X = list(X)
         y = np.asarray(y)
         if y.ndim != 1 or len(X) != len(y):

@@ -172,10 +172,10 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         raise ConfigError("give either DATA or --sample (not both, not neither).")
     data = load_sample("train", labels=args.labels) if args.sample else args.data
     what = "the embedded sample" if args.sample else repr(args.data)
-    from .models import DEFAULT_CLASSIFIER
+    from .dataset import BINARY_CLASSES, THREE_CLASSES
+    from .models import resolve_classifier
 
-    task = "binary" if args.labels == "binary" else "multiclass"
-    name = DEFAULT_CLASSIFIER[task] if args.classifier == "auto" else args.classifier
+    name = resolve_classifier(args.classifier, BINARY_CLASSES if args.labels == "binary" else THREE_CLASSES)
     _say(f"fitting a {args.labels} {name} model on {what} ...")
     t0 = time.perf_counter()
     model = fit(data, classifier=args.classifier, threshold=args.threshold, labels=args.labels,
