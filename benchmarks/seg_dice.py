@@ -24,8 +24,10 @@ silently dropped.
 
 ``--synthetic N`` scores instead the synthetic chests of ``tests/_synthetic.py``
 (seeds 0 to N-1, ``--size`` px), whose lungs are known exactly: clean, and with
-one lung's lower half, upper half or whole blended towards soft tissue (opacity
-0.5 or 0.8), a stand-in for consolidation with a true outline to score against.
+the image-left lung's lower or upper zone or the whole lung consolidated as in
+``seg_consolidation.py`` (blended towards the mediastinum's brightness with a
+smooth edge and a seeded texture, opacity 0.5 or 0.8): a consolidation with a
+true outline to score against.
 The synthetic lungs have sharp edges, so this measures where the outline sits
 on an edge, not robustness to real anatomy.
 
@@ -53,8 +55,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "tests"))
 
-from seg_consolidation import contact_sheet, dice  # noqa: E402
+from seg_consolidation import (  # noqa: E402
+    OPACITIES, ZONES, _lungs, _zone, consolidate, contact_sheet, dice, reference_segmentation,
+)
 
 from xrayfeat import segment as current  # noqa: E402
 from xrayfeat.io import is_image_name, read_image  # noqa: E402
@@ -117,31 +122,24 @@ def pairs(images: Path, mask_dirs: list[Path], suffix: str, raw: bool
 
 def synthetic(versions: dict[str, Any], n: int, size: int) -> None:
     """``--synthetic``: Dice against the known lungs of synthetic chests, clean and consolidated."""
-    sys.path.insert(0, str(ROOT / "tests"))
     from _synthetic import synthetic_cxr
 
-    print(f"{n} synthetic chests (tests/_synthetic.py, seeds 0-{n - 1}) at {size} px; "
-          "Dice against their true lungs (mean, min) and fallbacks")
+    print(f"{n} synthetic chests (tests/_synthetic.py, seeds 0-{n - 1}) at {size} px; the image-left lung "
+          "consolidated as in seg_consolidation.py (texture seeded by the chest's seed); Dice against the "
+          "true lungs (mean, min) and fallbacks")
     print(f"{'consolidation':<22}" + "".join(f"{k:>26}" for k in versions))
-    rows = np.arange(size)[:, None] / size
-    for zone, opacity in [("none", 0.0), *((z, o) for z in ("lower", "upper", "whole") for o in (0.5, 0.8))]:
-        cells = []
-        for mod in versions.values():
-            scores, fallbacks = [], 0
-            for seed in range(n):
-                img, lungs = synthetic_cxr(size, seed=seed)
-                left = lungs.copy()
-                left[:, size // 2:] = False
-                top, bottom = np.flatnonzero(left.any(axis=1))[[0, -1]] / size
-                part = {"none": np.zeros_like(left), "whole": left,
-                        "lower": left & (rows > (top + bottom) / 2),
-                        "upper": left & (rows <= (top + bottom) / 2)}[zone]
-                img = img.copy()
-                img[part] = (1 - opacity) * img[part] + opacity * 0.68  # the body's soft tissue
+    chests = [synthetic_cxr(size, seed=seed) for seed in range(n)]
+    for zone, opacity in [("none", 0.0), *((z, o) for z in ZONES for o in OPACITIES)]:
+        scores = {k: [] for k in versions}
+        fallbacks = dict.fromkeys(versions, 0)
+        for seed, (img, lungs) in enumerate(chests):
+            if opacity:
+                img = consolidate(img, _zone(_lungs(lungs)[-1], zone), opacity, np.random.default_rng(seed))
+            for k, mod in versions.items():
                 mask = mod.segment_lungs(img)
-                scores.append(dice(mask, lungs))
-                fallbacks += mod.crop_to_lungs(img, mask).fallback
-            cells.append(f"{np.mean(scores):.3f} (min {np.min(scores):.3f}) {fallbacks:>2}/{n}")
+                scores[k].append(dice(mask, lungs))
+                fallbacks[k] += mod.crop_to_lungs(img, mask).fallback
+        cells = [f"{np.mean(scores[k]):.3f} (min {np.min(scores[k]):.3f}) {fallbacks[k]:>2}/{n}" for k in versions]
         print(f"{zone + (f', opacity {opacity}' if opacity else ''):<22}" + "".join(f"{c:>26}" for c in cells))
 
 
@@ -168,9 +166,7 @@ def main(argv: list[str] | None = None) -> None:
     cv2.setNumThreads(1)
     versions: dict[str, Any] = {"current": current}
     if args.ref is not None:
-        from compare_segment import _reference
-
-        versions[args.ref] = _reference(args.ref)
+        versions[args.ref] = reference_segmentation(args.ref)
     if args.synthetic is not None:
         synthetic(versions, args.synthetic, args.size)
         return

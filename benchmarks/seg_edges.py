@@ -32,6 +32,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from _synthetic import synthetic_cxr  # noqa: E402
+from seg_consolidation import reference_segmentation  # noqa: E402
+
 from xrayfeat import segment as current  # noqa: E402
 from xrayfeat.io import read_image  # noqa: E402
 from xrayfeat.preprocess import resize  # noqa: E402
@@ -75,10 +78,7 @@ def main(argv: list[str] | None = None) -> None:
 
     versions: dict[str, Any] = {"current": current}
     if args.ref is not None:
-        from compare_segment import _reference
-
-        versions[args.ref] = _reference(args.ref)
-    from _synthetic import synthetic_cxr
+        versions[args.ref] = reference_segmentation(args.ref)
 
     print(f"offsets {OFFSETS} px at {args.size} px (negative: dilated); an outline on the edge peaks at -1")
     chests = [synthetic_cxr(args.size, seed=s) for s in range(20)]

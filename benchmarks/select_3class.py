@@ -81,29 +81,6 @@ def rule_metrics(y: np.ndarray, proba: np.ndarray, classes: np.ndarray, rule: st
             **{f"recall_{c}": float(r) for c, r in zip(classes, recall)}}
 
 
-def two_stage_oof(X: np.ndarray, y: np.ndarray, groups: np.ndarray, folds: list, second: str,
-                  params: dict, jobs: int) -> np.ndarray:
-    """Out-of-fold probabilities of stage 1 = the library's binary model and stage 2 = any
-    named classifier, combined as HierarchicalClassifier does (for ``--extra``)."""
-    first = CalibratedThresholdClassifier(threshold=0.5, cv=folds, n_jobs=jobs).fit(X, y == "NORMAL", groups=groups)
-    rows = np.flatnonzero(y != "NORMAL")
-    where = np.full(len(y), -1)
-    where[rows] = np.arange(len(rows))
-    inner = [(where[tr[y[tr] != "NORMAL"]], where[te[y[te] != "NORMAL"]]) for tr, te in folds]
-    stage2 = CalibratedThresholdClassifier(classifier=second, classifier_params=params, threshold=0.5, cv=inner,
-                                           n_jobs=jobs).fit(X[rows], y[rows], groups=groups[rows])
-    p2 = np.empty((len(y), 2))
-    for k, (_, te) in enumerate(folds):
-        p2[te] = stage2.member_proba(k, X[te])
-    p2[rows] = stage2.cv_results_["oof_proba"]
-    p_norm = first.cv_results_["oof_proba"][:, 1]
-    classes = np.unique(y)
-    out = np.empty((len(y), 3))
-    out[:, list(classes).index("NORMAL")] = p_norm
-    out[:, np.searchsorted(classes, stage2.classes_)] = (1 - p_norm)[:, None] * p2
-    return out
-
-
 def nested_oof(X: np.ndarray, y: np.ndarray, groups: np.ndarray, folds: list, jobs: int) -> tuple[np.ndarray, list]:
     """Outer-fold probabilities of HierarchicalClassifier with C_within chosen inside each outer fold."""
     from sklearn.metrics import f1_score
@@ -173,19 +150,24 @@ class SumOfLogits(ClassifierMixin, BaseEstimator):
         return np.sum([e.decision_function(X) for e in self.estimators_], axis=0)
 
 
-class SplitFeatureHierarchical(HierarchicalClassifier):
-    """HierarchicalClassifier whose stages read different columns: X = [stage-1 features |
-    stage-2 features], the first ``n_first`` columns for stage 1 (``--stage2`` only)."""
+class BenchHierarchical(HierarchicalClassifier):
+    """HierarchicalClassifier with the benchmark's stage variants: stage 2 another named
+    classifier (``second``, ``second_params``; ``--extra``), and/or the stages reading
+    different columns (``--stage2``): X = [stage-1 features | stage-2 features], the first
+    ``n_first`` columns for stage 1 (None: both stages read every column)."""
 
-    def __init__(self, n_first: int = 0, C_within: float = 0.0003, cv=5, random_state: int = SEED,
-                 n_jobs=None, n_sum: int | None = None):
+    def __init__(self, n_first: int | None = None, C_within: float = 0.0003, cv=5, random_state: int = SEED,
+                 n_jobs=None, n_sum: int | None = None, second: str = "logreg", second_params: dict | None = None):
         super().__init__(C_within=C_within, cv=cv, random_state=random_state, n_jobs=n_jobs)
         self.n_first = n_first
         self.n_sum = n_sum  # stage 2 = logit of the default features + logit of the columns after n_sum
+        self.second = second
+        self.second_params = second_params
 
     def fit(self, X, y, groups=None):
         # HierarchicalClassifier.fit builds stage 1, then stage 2.
-        self._columns = iter([slice(0, self.n_first), slice(self.n_first, None)])
+        split = [slice(None)] * 2 if self.n_first is None else [slice(0, self.n_first), slice(self.n_first, None)]
+        self._stages_left = iter(zip((1, 2), split))
         return super().fit(X, y, groups)
 
     def _stage(self, C, cv, n_classes=2):
@@ -194,14 +176,20 @@ class SplitFeatureHierarchical(HierarchicalClassifier):
 
         from xrayfeat.models import make_classifier
 
-        cols = next(self._columns)
+        stage, cols = next(self._stages_left)
+        if stage == 2 and self.second != "logreg":
+            return CalibratedThresholdClassifier(classifier=self.second, classifier_params=self.second_params,
+                                                 calibration=self.calibration, threshold=0.5, cv=cv,
+                                                 random_state=self.random_state, n_jobs=self.n_jobs)
+        if self.n_first is None:
+            return super()._stage(C, cv, n_classes)
 
         def on(cols):
             return make_pipeline(FunctionTransformer(lambda X, cols=cols: X[:, cols]),
                                  make_classifier("logreg", random_state=self.random_state, C=C))
 
         model = on(cols)
-        if self.n_sum is not None and cols.start == self.n_first:
+        if self.n_sum is not None and stage == 2:
             model = SumOfLogits([on(slice(0, self.n_first)), on(slice(self.n_first + self.n_sum, None))])
         return CalibratedThresholdClassifier(classifier=model, calibration=self.calibration, threshold=0.5, cv=cv,
                                              random_state=self.random_state, n_jobs=self.n_jobs)
@@ -302,7 +290,7 @@ def stage2_comparison(args, ds, X: np.ndarray, y: np.ndarray, groups: np.ndarray
         else:
             F2 = stage2_features(STAGE2[name], paths, args.memory, args.jobs)
         XX = np.hstack([X, F2])
-        make = lambda cv: SplitFeatureHierarchical(n_first=X.shape[1], C_within=args.c_within, cv=cv,  # noqa: E731
+        make = lambda cv: BenchHierarchical(n_first=X.shape[1], C_within=args.c_within, cv=cv,  # noqa: E731
                                                    n_jobs=args.jobs, n_sum=n_sum)
         row = {"configuration": name, "dim": F2.shape[1], "seed": SEED, "C_within": args.c_within}
         oof = make(folds).fit(XX, y, groups=groups).cv_results_["oof_proba"]
@@ -395,11 +383,13 @@ def main() -> None:
                     (lambda c=c: hier(c)) for c in GRID})
     configs["hierarchical C_within=0.0003 +zones"] = lambda: hier(0.0003, Xz)
     if args.extra:
+        def second(name, params):
+            return BenchHierarchical(second=name, second_params=params, cv=folds, n_jobs=args.jobs).fit(
+                X, y, groups=groups).cv_results_["oof_proba"]
+
         for c in (0.3, 1.0):
-            configs[f"hierarchical, stage 2 RBF-SVM C={c}"] = lambda c=c: two_stage_oof(X, y, groups, folds, "svm",
-                                                                                          {"C": c}, args.jobs)
-        configs["hierarchical, stage 2 XGBoost"] = lambda: two_stage_oof(X, y, groups, folds, "xgboost", {},
-                                                                          args.jobs)
+            configs[f"hierarchical, stage 2 RBF-SVM C={c}"] = lambda c=c: second("svm", {"C": c})
+        configs["hierarchical, stage 2 XGBoost"] = lambda: second("xgboost", {})
         for size in (64, 96, 224):
             def at_size(size=size):
                 F = FeatureExtractor(image_size=size, memory=args.memory, n_jobs=args.jobs,
