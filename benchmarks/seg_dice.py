@@ -5,7 +5,7 @@ Usage::
     python benchmarks/seg_dice.py --images DIR --masks DIR [--masks DIR ...]
                                   [--mask-suffix _mask] [--raw 2048x2048:>u2]
                                   [--size 256] [--limit N] [--sheet worst.png] [--ref REV]
-    python benchmarks/seg_dice.py --synthetic 30 [--ref REV]
+    python benchmarks/seg_dice.py --synthetic 30 [--adult] [--ref REV]
 
 There are no expert-masked films in this repository, so this script is for whoever
 has them. Each image in ``--images`` (JPEG, PNG, BMP, TIFF, DICOM, or headerless
@@ -29,7 +29,11 @@ the image-left lung's lower or upper zone or the whole lung consolidated as in
 smooth edge and a seeded texture, opacity 0.5 or 0.8): a consolidation with a
 true outline to score against.
 The synthetic lungs have sharp edges, so this measures where the outline sits
-on an edge, not robustness to real anatomy.
+on an edge, not robustness to real anatomy. ``--adult`` uses adult PA geometry
+instead (``synthetic_adult_cxr``: large lungs under clavicles, a trunk filling
+the width, a large heart cutting into the image-right lung, diaphragm domes,
+breast shadows on odd seeds, slightly blurred edges), the proportions of the
+JSRT films the segmentation has not been tuned on.
 
 Layouts it reads as they come:
 
@@ -120,15 +124,17 @@ def pairs(images: Path, mask_dirs: list[Path], suffix: str, raw: bool
     return matched, unmatched, orphans
 
 
-def synthetic(versions: dict[str, Any], n: int, size: int) -> None:
+def synthetic(versions: dict[str, Any], n: int, size: int, adult: bool = False) -> None:
     """``--synthetic``: Dice against the known lungs of synthetic chests, clean and consolidated."""
-    from _synthetic import synthetic_cxr
+    from _synthetic import synthetic_adult_cxr, synthetic_cxr
 
-    print(f"{n} synthetic chests (tests/_synthetic.py, seeds 0-{n - 1}) at {size} px; the image-left lung "
+    kind = "adult chests (synthetic_adult_cxr, odd seeds with breast shadows)" if adult else "chests"
+    print(f"{n} synthetic {kind} (tests/_synthetic.py, seeds 0-{n - 1}) at {size} px; the image-left lung "
           "consolidated as in seg_consolidation.py (texture seeded by the chest's seed); Dice against the "
           "true lungs (mean, min) and fallbacks")
     print(f"{'consolidation':<22}" + "".join(f"{k:>26}" for k in versions))
-    chests = [synthetic_cxr(size, seed=seed) for seed in range(n)]
+    chests = [synthetic_adult_cxr(size, seed=seed, breasts=seed % 2 == 1) if adult
+              else synthetic_cxr(size, seed=seed) for seed in range(n)]
     for zone, opacity in [("none", 0.0), *((z, o) for z in ZONES for o in OPACITIES)]:
         scores = {k: [] for k in versions}
         fallbacks = dict.fromkeys(versions, 0)
@@ -147,6 +153,8 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--synthetic", type=int, default=None, metavar="N",
                     help="instead: N synthetic chests with known lungs, clean and consolidated")
+    ap.add_argument("--adult", action="store_true",
+                    help="with --synthetic: adult PA geometry (tests/_synthetic.py synthetic_adult_cxr)")
     ap.add_argument("--images", type=Path)
     ap.add_argument("--masks", type=Path, action="append",
                     help="a mask directory; repeat to unite (e.g. left and right lung)")
@@ -168,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.ref is not None:
         versions[args.ref] = reference_segmentation(args.ref)
     if args.synthetic is not None:
-        synthetic(versions, args.synthetic, args.size)
+        synthetic(versions, args.synthetic, args.size, args.adult)
         return
     matched, unmatched, orphans = pairs(args.images, args.masks, args.mask_suffix, raw is not None)
     if args.limit is not None:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from _files import SHARED_DATA, needs_shared, require
-from _synthetic import dice, synthetic_cxr
+from _synthetic import dice, synthetic_adult_cxr, synthetic_cxr
 from xrayfeat.exceptions import ConfigError
 from xrayfeat.segment import (
     FALLBACK_CROP,
@@ -28,6 +28,29 @@ def test_dice_on_synthetic_chest(size, seed):
     mask = segment_lungs(img)
     assert mask.shape == img.shape and mask.dtype == bool
     assert dice(mask, truth) > 0.9
+
+
+@pytest.mark.parametrize("size", [256, 1024])
+@pytest.mark.parametrize("breasts", [False, True])
+def test_dice_on_synthetic_adult_chest(size, breasts):
+    # Adult PA proportions (large lungs, a trunk filling the width, a large heart cutting
+    # into the image-right lung, domes, clavicles): the bounds and candidate rules were
+    # set on children's films and must hold here too.
+    scores = []
+    for seed in range(3):
+        img, truth = synthetic_adult_cxr(size, seed=seed, breasts=breasts)
+        mask = segment_lungs(img)
+        assert check_lung_mask(mask)[0]
+        scores.append(dice(mask, truth))
+    assert min(scores) > 0.94 and np.mean(scores) > 0.96
+
+
+def test_inverted_12_bit_adult_film():
+    # JSRT-like storage: 12-bit levels in a uint16 array (so at most 1/16 of the dtype's
+    # range after scaling) and white lungs.
+    img, truth = synthetic_adult_cxr(512, seed=1)
+    levels = np.round((1.0 - img) * 4095).astype(np.uint16)
+    assert dice(segment_lungs(levels), truth) > 0.94
 
 
 @pytest.mark.parametrize("seed", [0, 2])
