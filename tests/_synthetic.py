@@ -14,9 +14,30 @@ segmenter tuned on children has to hold on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 __all__ = ["synthetic_cxr", "synthetic_adult_cxr", "dice"]
+
+
+def _canvas(rows: int, cols: int, seed: int) -> tuple[np.random.Generator, np.ndarray, np.ndarray,
+                                                       Callable[[float], float],
+                                                       Callable[[float, float, float, float], np.ndarray]]:
+    """A seeded generator, the grid's coordinates as fractions of its sides, a jitter
+    (uniform in [-s, s], from that generator) and an ellipse painter on that grid."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:rows, :cols].astype(np.float32)
+    yy /= rows
+    xx /= cols
+
+    def jitter(s: float) -> float:
+        return float(rng.uniform(-s, s))
+
+    def ellipse(cy: float, cx: float, ry: float, rx: float) -> np.ndarray:
+        return ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 < 1.0
+
+    return rng, yy, xx, jitter, ellipse
 
 
 def synthetic_cxr(
@@ -52,15 +73,7 @@ def synthetic_cxr(
         True inside the two lung ellipses.
     """
     rows, cols = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:rows, :cols].astype(np.float32)
-    yy /= rows
-    xx /= cols
-    j = lambda s: float(rng.uniform(-s, s))  # noqa: E731  - small positional jitter
-
-    def ellipse(cy: float, cx: float, ry: float, rx: float) -> np.ndarray:
-        return ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 < 1.0
-
+    rng, yy, xx, j, ellipse = _canvas(rows, cols, seed)
     img = np.full((rows, cols), 0.06, np.float32)
     body = ellipse(0.58 + j(0.02), 0.5 + j(0.02), 0.56, 0.44)
     img[body] = 0.62 + 0.12 * yy[body]  # soft tissue gets denser towards the abdomen
@@ -129,13 +142,7 @@ def synthetic_adult_cxr(
     """
     import cv2
 
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:size, :size].astype(np.float32) / size
-    j = lambda s: float(rng.uniform(-s, s))  # noqa: E731
-
-    def ellipse(cy: float, cx: float, ry: float, rx: float) -> np.ndarray:
-        return ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 < 1.0
-
+    rng, yy, xx, j, ellipse = _canvas(size, size, seed)
     img = np.full((size, size), 0.05, np.float32)
     shoulders = 0.03 + 0.22 * np.abs(xx - 0.5) ** 1.3  # the trunk's top edge
     trunk = (yy > shoulders) & (np.abs(xx - 0.5) < 0.43 + j(0.02))
