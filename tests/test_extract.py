@@ -501,3 +501,20 @@ def test_set_params_after_fit_is_not_ignored(images):
     np.testing.assert_array_equal(after, fresh.transform(images[:2]))
     with pytest.raises(ConfigError, match="image_size"):
         fx.set_params(image_size=3)
+
+
+def test_12_bit_png_gives_the_features_of_its_8_bit_version(tmp_path):
+    # A film re-saved as a 16-bit PNG with 12-bit levels (as DICOM exports are) must not
+    # look like a different, nearly black film to the default features.
+    import cv2
+
+    from xrayfeat.sample_data import sample_path
+
+    film = sorted((sample_path() / "test" / "PNEUMONIA").glob("*.jpeg"))[0]
+    grey = cv2.imread(str(film), cv2.IMREAD_GRAYSCALE)
+    eight, twelve = tmp_path / "8.png", tmp_path / "12.png"
+    cv2.imwrite(str(eight), grey)
+    cv2.imwrite(str(twelve), (grey.astype(np.uint32) * 4095 // 255).astype(np.uint16))
+    X, _ = extract_features([eight, twelve], progress=False)
+    scale = np.abs(X[0]).max()
+    assert np.abs(X[0] - X[1]).max() < 0.02 * scale

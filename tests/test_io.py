@@ -53,6 +53,29 @@ def test_16bit_keeps_precision(tmp_path, suffix):
     assert len(np.unique(img)) > 256
 
 
+@pytest.mark.parametrize("bits", [10, 12, 14])
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_16bit_file_with_fewer_bits_reads_like_its_8bit_version(tmp_path, suffix, bits):
+    # Detector data and DICOM exports keep 10-14-bit levels in 16-bit files; divided by
+    # 65535 they would read as a nearly black film.
+    grey = (_gradient(90, 70) * 255).round().astype(np.uint8)
+    top = 2**bits - 1
+    levels = (grey.astype(np.uint32) * top // 255).astype(np.uint16)
+    img = read_image(_write(tmp_path / f"deep{suffix}", levels))
+    np.testing.assert_allclose(img, levels / top, atol=1e-6)
+    np.testing.assert_allclose(img, grey / 255.0, atol=1.0 / top + 1e-6)
+    np.testing.assert_array_equal(read_image(levels), img)  # arrays follow the same rule
+
+
+def test_16bit_file_using_its_range_is_divided_by_65535(tmp_path):
+    levels = np.tile(np.array([[0, 1000], [40000, 65535]], np.uint16), (20, 20))
+    img = read_image(_write(tmp_path / "full.png", levels))
+    np.testing.assert_allclose(img, levels / 65535.0, atol=1e-7)
+    # the depth is that of the largest level: 8-bit levels in a 16-bit file read as 8-bit
+    np.testing.assert_allclose(read_image(np.minimum(levels, 255)), np.minimum(levels, 255) / 255.0,
+                               atol=1e-7)
+
+
 def test_colour_file_uses_luma_weights(tmp_path):
     bgr = np.zeros((40, 50, 3), np.uint8)
     bgr[..., 2] = 255  # pure red in OpenCV's BGR order

@@ -30,14 +30,22 @@ __all__ = [
 
 
 def integer_to_unit(arr: np.ndarray) -> np.ndarray:
-    """Integer grey levels to float32 in [0, 1]: ``level / dtype max``, correctly rounded.
+    """Integer grey levels to float32 in [0, 1]: ``level / top``, correctly rounded.
 
     The one rule for every integer image, read from a file (:mod:`xrayfeat.io`) or
-    passed as an array (:func:`check_image`): float32 division by the dtype's maximum.
-    (Multiplying by a rounded ``1 / 255`` instead gave another float32 value for 126 of
-    the 256 uint8 levels.) Negative values must have been refused by the caller.
+    passed as an array (:func:`check_image`). ``top`` is the largest level of the
+    image's bit depth: ``2**b - 1`` for the smallest ``b >= 8`` that holds the image's
+    largest value, at most the dtype's maximum. 8-bit images are divided by 255 and
+    16-bit images that use their range by 65535, but a 16-bit container often holds
+    10-, 12- or 14-bit levels (detector data, DICOM exports saved as PNG or TIFF):
+    divided by 65535 such a film would lie in [0, 0.06], and the default model fitted
+    on 8-bit films called 20 of 20 such films normal. (The division is in float32:
+    multiplying by a rounded ``1 / 255`` gave another float32 value for 126 of the
+    256 uint8 levels.) Negative values must have been refused by the caller.
     """
     top = np.iinfo(arr.dtype).max
+    if arr.dtype.itemsize > 1 and arr.size:
+        top = min(top, (1 << max(8, int(arr.max()).bit_length())) - 1)
     if top > 2**24:  # beyond float32's exact integers: divide in float64, then round once
         return (arr.astype(np.float64) / top).astype(np.float32)
     return np.ascontiguousarray(arr, dtype=np.float32) / np.float32(top)
@@ -50,7 +58,9 @@ def check_image(image: Any, *, name: str = "image", min_side: int = 1) -> np.nda
     ----------
     image : array-like of shape (rows, cols)
         Grey image. float arrays must already lie in [0, 1]; integer arrays are
-        scaled by their dtype's maximum; bool arrays map to {0, 1}.
+        scaled by the largest level of their bit depth (255 for 8-bit images, 4095
+        for 12-bit levels in a uint16 array: :func:`integer_to_unit`); bool arrays
+        map to {0, 1}.
     name : str, default="image"
         Name used in error messages.
     min_side : int, default=1

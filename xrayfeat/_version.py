@@ -8,4 +8,7 @@ so that stale cache entries can never be served.
 __version__ = "0.1.0"
 # 2: integer grey levels are scaled by a correctly rounded division (files and arrays
 # alike); 126 of the 256 uint8 levels read from files moved by one float32 ulp.
-FEATURE_VERSION = 2
+# 3: integer images are scaled by their bit depth, not their dtype's range (10-16-bit
+# levels in 16-bit files and arrays; 8-bit images and 16-bit ones using their range
+# are unchanged).
+FEATURE_VERSION = 3

@@ -239,7 +239,7 @@ def _to_unit_float(arr: np.ndarray, path: Any) -> np.ndarray:
             out = (out - lo) / (hi - lo) if hi > lo else np.zeros_like(out)
         return out
     if np.issubdtype(arr.dtype, np.integer):
-        # Same rule as check_image: intensities are non-negative, scaled by the dtype maximum.
+        # Same rule as check_image: intensities are non-negative, scaled by their bit depth.
         if arr.size and arr.min() < 0:
             raise ImageReadError(path, f"negative pixel values in a {arr.dtype} image; expected grey levels >= 0")
         return integer_to_unit(arr)
@@ -421,8 +421,11 @@ def read_image(
     source : str, path-like or ndarray
         A JPEG, PNG, BMP, TIFF or DICOM file (recognised by content, not by
         name), or an array of shape (rows, cols), (rows, cols, 1), (rows, cols, 3)
-        RGB or (rows, cols, 4) RGBA. uint8 and uint16 values are scaled by 255
-        and 65535; float arrays must already be in [0, 1].
+        RGB or (rows, cols, 4) RGBA. Integer levels are scaled by the largest
+        level of the image's bit depth: 255 for 8-bit images, 65535 for 16-bit
+        ones that use their range, 1023 / 4095 / 16383 for 10-, 12- or 14-bit
+        levels stored in 16 bits (the smallest depth of at least 8 bits that holds
+        the largest level); float arrays must already be in [0, 1].
     target_size : int or None, default=None
         Short side, in pixels, that the caller will resize the image to. When
         given, JPEG files are decoded at the smallest of 1/1, 1/2, 1/4 or 1/8
