@@ -11,7 +11,10 @@ later 30 %, as stored and after each perturbation of the held-out images:
 - ``gamma 0.6`` / ``gamma 1.6``: over- and under-exposed films;
 - ``low contrast``: grey levels squeezed to 60 % around mid-grey (scatter, kV);
 - ``soft``: down to 96 px and back (a blurrier detector or heavy JPEG);
-- ``noise``: additive Gaussian noise, sigma 0.03 (quantum noise, low dose).
+- ``noise``: additive Gaussian noise, sigma 0.03 (quantum noise, low dose);
+- ``inverted``: white lungs (a MONOCHROME1 film exported without its inversion);
+- ``12-bit levels in 16 bits``: the film as a uint16 array of levels 0-4095, as a
+  detector or a DICOM export saved as PNG or TIFF stores it.
 
 Reported per candidate and perturbation: ROC-AUC, and sensitivity, specificity and
 balanced accuracy at the model's own CV-chosen threshold. A pipeline whose
@@ -21,6 +24,7 @@ are fixed (noise seed 0, ``random_state=0``); no test split is used.
 Usage::
 
     python benchmarks/robustness.py ../shared/data/chest_xray_224_train [--cache DIR] [--jobs 2]
+                                    [--only default]
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from xrayfeat.io import read_image  # noqa: E402
 from xrayfeat.metrics import binary_metrics  # noqa: E402
 
 CANDIDATES = {
+    "default": {},
     "full image": {"preprocess": []},
     "full image + percentile": {"preprocess": ["percentile"]},
     "full image + percentile + clahe": {"preprocess": ["percentile", "clahe"]},
@@ -67,6 +72,8 @@ def perturbations(seed: int = 0) -> dict[str, Callable[[np.ndarray], np.ndarray]
         "low contrast": lambda x: 0.5 + 0.6 * (x - 0.5),
         "soft": _soft,
         "noise": lambda x: np.clip(x + rng.normal(0, 0.03, x.shape), 0, 1).astype(np.float32),
+        "inverted": lambda x: 1.0 - x,
+        "12-bit levels in 16 bits": lambda x: np.round(x * 4095).astype(np.uint16),
     }
 
 
