@@ -138,31 +138,26 @@ def synthetic(versions: dict[str, Any], n: int, size: int, adult: bool = False) 
     chests = [synthetic_adult_cxr(size, seed=seed, breasts=seed % 2 == 1) if adult
               else synthetic_cxr(size, seed=seed) for seed in range(n)]
     for zone, opacity in [("none", 0.0), *((z, o) for z in ZONES for o in OPACITIES)]:
-        scores = {k: [] for k in versions}
-        fallbacks = dict.fromkeys(versions, 0)
-        for seed, (img, lungs) in enumerate(chests):
-            if opacity:
-                img = consolidate(img, _zone(_lungs(lungs)[-1], zone), opacity, np.random.default_rng(seed))
-            for k, mod in versions.items():
-                mask = mod.segment_lungs(img)
-                scores[k].append(dice(mask, lungs))
-                fallbacks[k] += mod.crop_to_lungs(img, mask).fallback
-        cells = [f"{np.mean(scores[k]):.3f} (min {np.min(scores[k]):.3f}) {fallbacks[k]:>2}/{n}" for k in versions]
-        print(f"{zone + (f', opacity {opacity}' if opacity else ''):<22}" + "".join(f"{c:>26}" for c in cells))
+        cases = [(consolidate(img, _zone(_lungs(lungs)[-1], zone), opacity, np.random.default_rng(seed)), lungs)
+                 if opacity else (img, lungs) for seed, (img, lungs) in enumerate(chests)]
+        _print_row(zone + (f", opacity {opacity}" if opacity else ""), cases, versions)
     if adult:
-        print("clean adult chests, altered (implausible masks counted after the Dice)")
+        print("clean adult chests, altered")
         for name, alter in _ADULT_VARIANTS.items():
-            scores = {k: [] for k in versions}
-            fallbacks = dict.fromkeys(versions, 0)
-            for seed, (img, lungs) in enumerate(chests):
-                img_v, lungs_v = alter(img, lungs, np.random.default_rng(seed))
-                for k, mod in versions.items():
-                    mask = mod.segment_lungs(img_v)
-                    scores[k].append(dice(mask, lungs_v))
-                    fallbacks[k] += not mod.check_lung_mask(mask)[0]
-            cells = [f"{np.mean(scores[k]):.3f} (min {np.min(scores[k]):.3f}) {fallbacks[k]:>2}/{n}"
-                     for k in versions]
-            print(f"{name:<22}" + "".join(f"{c:>26}" for c in cells))
+            _print_row(name, [alter(img, lungs, np.random.default_rng(seed))
+                              for seed, (img, lungs) in enumerate(chests)], versions)
+
+
+def _print_row(label: str, cases: list[tuple[np.ndarray, np.ndarray]], versions: dict[str, Any]) -> None:
+    """One table row: per version, mean and min Dice of its masks against the true lungs
+    of ``cases`` ``(image, lungs)``, and how many masks fall back (fail check_lung_mask)."""
+    cells = []
+    for mod in versions.values():
+        masks = [mod.segment_lungs(img) for img, _ in cases]
+        scores = [dice(mask, lungs) for mask, (_, lungs) in zip(masks, cases)]
+        fallbacks = sum(not mod.check_lung_mask(mask)[0] for mask in masks)
+        cells.append(f"{np.mean(scores):.3f} (min {np.min(scores):.3f}) {fallbacks:>2}/{len(cases)}")
+    print(f"{label:<22}" + "".join(f"{c:>26}" for c in cells))
 
 
 def _cropped(img: np.ndarray, lungs: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
