@@ -58,7 +58,7 @@ from xrayfeat import (  # noqa: E402
     CalibratedThresholdClassifier, FeatureExtractor, HierarchicalClassifier, XrayClassifier, load_dataset,
     patient_folds, shortcut_report,
 )
-from xrayfeat.calibrated import balanced_argmax  # noqa: E402
+from xrayfeat._labels import balanced_argmax, class_shares  # noqa: E402
 
 SEED = 0
 N_FOLDS = 5
@@ -73,7 +73,7 @@ def rule_metrics(y: np.ndarray, proba: np.ndarray, classes: np.ndarray, rule: st
     from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, recall_score
 
     if prior is None:
-        prior = np.array([np.mean(y == c) for c in classes])
+        prior = class_shares(y, classes)
     pred = classes[balanced_argmax(proba, prior) if rule == "balanced" else np.argmax(proba, axis=1)]
     recall = recall_score(y, pred, labels=classes, average=None)
     return {"accuracy": accuracy_score(y, pred), "macro_f1": f1_score(y, pred, average="macro"),

@@ -41,6 +41,7 @@ def _rule_prior(model: Any, prior: np.ndarray) -> np.ndarray | None:
     a model with class costs; binary models are scored at their threshold instead."""
     return prior if model.threshold_ is None and model.class_costs_ is None else None
 
+
 MEMORY_NOTE = (
     "peak resident set size (getrusage ru_maxrss) of the runner process since it "
     "started, read after the pipeline finished: a high-water mark, so it can only "

@@ -9,7 +9,8 @@ import numpy as np
 
 from .exceptions import ConfigError
 
-__all__ = ["NEGATIVE_NAMES", "named_negative", "given_class", "positive_class", "balanced_argmax"]
+__all__ = ["NEGATIVE_NAMES", "named_negative", "given_class", "positive_class", "class_shares",
+           "balanced_argmax"]
 
 #: Class names (compared case-insensitively) that mean "no disease".
 NEGATIVE_NAMES = frozenset({"normal", "negative", "healthy", "no finding", "no_finding", "nofinding"})
@@ -73,6 +74,12 @@ def positive_class(classes: Any, pos_label: Any = None) -> Any:
     if sum(negative) == 1:
         return labels[negative.index(False)]
     return labels[1]
+
+
+def class_shares(y: Any, classes: Any) -> np.ndarray:
+    """Share of the rows of ``y`` in each of ``classes`` (in that order): a training mix."""
+    y = np.asarray(y)
+    return np.array([np.mean(y == c) for c in classes])
 
 
 def balanced_argmax(proba: np.ndarray, prior: np.ndarray) -> np.ndarray:

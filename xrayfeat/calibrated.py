@@ -44,7 +44,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
 from ._fitted import check_is_fitted
-from ._labels import balanced_argmax, positive_class
+from ._labels import balanced_argmax, class_shares, positive_class
 from ._validation import N_JOBS, RANDOM_STATE, Interval, Options, Predicate, as_config_error, check_params
 from .exceptions import ConfigError
 from .models import CLASSIFIERS, make_classifier
@@ -488,7 +488,7 @@ class CalibratedThresholdClassifier(ClassifierMixin, BaseEstimator):
         else:
             self.threshold_ = None
             self.objective_ = default_param("threshold") if costs is None else "min-cost"
-        self.train_prior_ = np.array([np.mean(y == c) for c in classes])
+        self.train_prior_ = class_shares(y, classes)
         self.cv_results_ = _cv_summary(oof, folds, y, groups, classes, self.pos_label_, self.threshold_, tuner,
                                        prior=self.train_prior_ if not binary and costs is None else None)
         self.cv_results_["fit_s"] = fit_s

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from ._labels import NEGATIVE_NAMES, given_class, named_negative
+from ._labels import NEGATIVE_NAMES, class_shares, given_class, named_negative
 from ._validation import Interval
 from .calibrated import CalibratedThresholdClassifier, _cv_summary, default_param
 from .exceptions import ConfigError
@@ -219,7 +219,7 @@ class HierarchicalClassifier(CalibratedThresholdClassifier):
         self.members_ = list(zip(first.members_, [None] * len(folds) if second is None else second.members_))
         self.calibrators_ = []
         self.class_costs_ = costs
-        self.train_prior_ = np.array([np.mean(y == c) for c in classes])
+        self.train_prior_ = class_shares(y, classes)
         self.pos_label_ = self.threshold_ = None
         self.objective_ = "balanced_accuracy" if costs is None else "min-cost"
         if second is None:
