@@ -46,8 +46,8 @@ def test_dice_on_synthetic_adult_chest(size, breasts):
 
 
 def test_inverted_12_bit_adult_film():
-    # JSRT-like storage: 12-bit levels in a uint16 array (so at most 1/16 of the dtype's
-    # range after scaling) and white lungs.
+    # JSRT-like storage: 12-bit levels in a uint16 array (read at their own depth, 4095)
+    # and white lungs.
     img, truth = synthetic_adult_cxr(512, seed=1)
     levels = np.round((1.0 - img) * 4095).astype(np.uint16)
     assert dice(segment_lungs(levels), truth) > 0.94
