@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -77,7 +78,8 @@ def test_default_parameters():
     fx = FeatureExtractor()
     assert fx.get_params() == {
         "families": None, "family_params": None, "image_size": 128, "preprocess": None,
-        "crop_lungs": True, "mask_outside": False, "memory": None, "n_jobs": None, "progress": "auto",
+        "crop_lungs": True, "mask_outside": False, "invert": "auto", "memory": None, "n_jobs": None,
+        "progress": "auto",
         "batch_size": "auto"}
     fx.fit()
     assert fx.n_features_out_ == 1764 + 2 * 3 * (10 + 18) + 42  # HOG: 7 x 7 blocks of 2 x 2 cells x 9
@@ -91,8 +93,6 @@ def test_not_fitted(images):
 
 
 def test_clone_and_pickle(images):
-    import pickle
-
     fx = FeatureExtractor(families=["intensity"], **SMALL).fit(images)
     fx2 = pickle.loads(pickle.dumps(fx))
     np.testing.assert_array_equal(fx2.transform(images[:2]), fx.transform(images[:2]))
@@ -467,6 +467,33 @@ def test_unpickled_extractor_with_changed_params_refuses_to_use_the_fitted_cache
         restored.transform([np.full((64, 64), 0.5, np.float32)])
     # refitting adopts the new parameters and a new cache key
     assert restored.fit().transform([np.full((64, 64), 0.5, np.float32)]).shape[1] == restored.n_features_out_
+
+
+def test_inverted_film_gets_the_features_of_its_dark_lung_version():
+    img, _ = synthetic_cxr(256, seed=1)
+    films = [img, 1.0 - img]  # the second as a MONOCHROME1 export saved without conversion
+    X, info = FeatureExtractor(**SMALL).fit().transform_with_info(films)
+    assert info.inverted.tolist() == [False, True]
+    np.testing.assert_allclose(X[1], X[0], atol=1e-5)
+    X_as_is, info = FeatureExtractor(invert=False, **SMALL).fit().transform_with_info(films)
+    assert not info.inverted.any()
+    np.testing.assert_array_equal(X_as_is[0], X[0])
+    assert np.mean(np.abs(X_as_is[1] - X[0]) > 1e-3) > 0.5
+    X_flipped, info = FeatureExtractor(invert=True, **SMALL).fit().transform_with_info(films)
+    assert info.inverted.all()
+    np.testing.assert_allclose(X_flipped, X_as_is[::-1], atol=1e-5)
+    hashes = {FeatureExtractor(invert=v, **SMALL).fit().config_hash_ for v in ("auto", True, False)}
+    assert len(hashes) == 3  # each polarity rule has its own cache entries
+
+
+def test_extractor_from_an_older_version_asks_for_a_new_fit(images):
+    fx = FeatureExtractor(**SMALL).fit()
+    old = pickle.loads(pickle.dumps(fx))
+    # As an extractor saved before `invert` existed (feature code version 3) is restored.
+    del old.__dict__["invert"]
+    old.feature_version_ = 3
+    with pytest.raises(ConfigError, match="fitted with feature code version 3.*fit the model again"):
+        old.transform(images[:1])
 
 
 def test_mask_outside_hides_what_lies_between_the_lungs():

@@ -15,6 +15,7 @@ from xrayfeat.segment import (
     LungCrop,
     check_lung_mask,
     crop_to_lungs,
+    looks_inverted,
     segment_lungs,
 )
 
@@ -262,6 +263,30 @@ def _real_sample(n_per_class=8):
         found = sorted((TRAIN_224 / cls).glob("*.jpeg"))
         files += found[:: max(1, len(found) // n_per_class)][:n_per_class]
     return files
+
+
+@needs_shared(TRAIN_224)
+def test_polarity_of_real_films_and_their_negatives():
+    from xrayfeat.io import read_image
+
+    # person1883: a consolidated lung as bright as the mediastinum, which the
+    # mediastinum-only rule (SEGMENT_VERSION 4) took for an inverted film.
+    edge = TRAIN_224 / "PNEUMONIA" / "person1883_bacteria_4769.jpeg"
+    for path in [edge, *_real_sample(n_per_class=5)]:
+        img = read_image(path)
+        assert not looks_inverted(img), path.name
+        assert looks_inverted(1.0 - img), path.name
+
+
+def test_looks_inverted_on_synthetic_and_blank_images():
+    for seed in range(3):
+        adult, _ = synthetic_adult_cxr(256, seed=seed)
+        child, _ = synthetic_cxr(256, seed=seed, inverted=seed % 2 == 1)
+        assert not looks_inverted(adult) and looks_inverted(1.0 - adult)
+        assert looks_inverted(child) == (seed % 2 == 1)
+    assert not looks_inverted(np.zeros((64, 64), np.float32))
+    with pytest.raises(ConfigError, match="'work_size' parameter of looks_inverted"):
+        looks_inverted(np.zeros((64, 64), np.float32), work_size=8)
 
 
 @needs_shared(TRAIN_224)

@@ -89,6 +89,16 @@ def test_odd_modes_and_dicom_are_read(client, model):
     assert sum(results[3]["probabilities"].values()) == pytest.approx(1.0)
 
 
+def test_an_inverted_film_is_read_as_its_negative_and_says_so(client, model):
+    grey = cv2.imread(str(FILM), cv2.IMREAD_GRAYSCALE)
+    resp = _post(client, ("film.png", _png(grey)), ("white-lungs.png", _png(255 - grey)))
+    assert resp.status_code == 200, resp.get_json()
+    stored, inverted = resp.get_json()["results"]
+    assert stored["inverted"] is False and inverted["inverted"] is True
+    np.testing.assert_allclose(list(inverted["probabilities"].values()),
+                               list(stored["probabilities"].values()), atol=1e-6)
+
+
 def _dicom(pixels: np.ndarray) -> bytes:
     pytest.importorskip("pydicom")
     from pydicom import dcmwrite

@@ -32,6 +32,7 @@ class _Spec:
     crop_lungs: bool
     families: tuple[FeatureFamily, ...]
     mask_outside: bool = False
+    invert: str | bool = "auto"
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -49,8 +50,9 @@ class _Spec:
             "read": {"target_size": self.image_size},
             "image_size": self.image_size,
             "preprocess": None if self.preprocess is None else self.preprocess.describe(),
+            "invert": self.invert,
             "crop_lungs": _segmentation_defaults() if self.crop_lungs else False,
-            "order": "resize>crop>preprocess>features",
+            "order": "resize>polarity>crop>preprocess>features",
             "families": [fam.config() for fam in self.families],
         }
         if self.mask_outside and self.crop_lungs:  # absent otherwise: older cache keys stay valid
@@ -92,8 +94,9 @@ class PreparedImage:
         The lung mask in ``image``'s frame (None without a crop or when the crop
         fell back).
     info : dict
-        ``shape`` (of the input image), ``crop_box`` (in working-image
-        coordinates, or None), ``crop_fallback``, ``crop_reason``.
+        ``shape`` (of the input image), ``inverted`` (the film was flipped to
+        dark lungs), ``crop_box`` (in working-image coordinates, or None),
+        ``crop_fallback``, ``crop_reason``.
     lungs : ndarray of bool of shape (image_size, image_size), or None
         The segmentation mask of the working image (the input resized to
         ``image_size`` a side); None when it was not segmented.
@@ -106,7 +109,7 @@ class PreparedImage:
 
 
 def prepare_image(image: Any, spec: _Spec, *, segment: bool = False) -> PreparedImage:
-    """Resize, segment, crop and preprocess one image exactly as the extractor does.
+    """Resize, flip to dark lungs, segment, crop and preprocess one image as the extractor does.
 
     Parameters
     ----------
@@ -122,15 +125,24 @@ def prepare_image(image: Any, spec: _Spec, *, segment: bool = False) -> Prepared
     -------
     PreparedImage
     """
+    from .segment import looks_inverted
+
     img = check_image(image)
     info: dict[str, Any] = {"shape": list(img.shape), "crop_box": None,
                             "crop_fallback": False, "crop_reason": ""}
     img = resize_to(img, spec.image_size, spec.image_size)
+    # Every stage after this one sees dark lungs: a film saved with white lungs
+    # (an unconverted MONOCHROME1 export) would otherwise be described as the
+    # negative the model never saw. The decision is the segmentation's own rule.
+    inverted = spec.invert is True or (spec.invert == "auto" and looks_inverted(img))
+    if inverted:
+        img = np.subtract(np.float32(1), img, dtype=np.float32)
+    info["inverted"] = bool(inverted)
     mask = lungs = None
     if spec.crop_lungs or segment:
         from .segment import segment_lungs
 
-        lungs = segment_lungs(img)
+        lungs = segment_lungs(img, invert=False)
     if spec.crop_lungs:
         import cv2
 
@@ -206,7 +218,8 @@ def compute_image_features(image: Any, spec: _Spec) -> tuple[np.ndarray, dict[st
     -------
     vector : ndarray of shape (n_features,), dtype float32
     info : dict
-        ``shape``, ``crop_box``, ``crop_fallback``, ``crop_reason`` (JSON-serialisable).
+        ``shape``, ``inverted``, ``crop_box``, ``crop_fallback``, ``crop_reason``
+        (JSON-serialisable).
     """
     prep = prepare_image(image, spec)
     return family_vector(prep.image, prep.mask, spec), prep.info

@@ -43,6 +43,9 @@ class ExtractionInfo:
         "ok", the fallback reason, or "" when cropping is off.
     decoded_shape : ndarray of shape (n_images, 2), dtype int
         Shape of the image as decoded (after reduced-resolution JPEG decoding).
+    inverted : ndarray of shape (n_images,), dtype bool
+        True where the film was flipped to dark lungs before it was described
+        (``FeatureExtractor(invert=...)``).
     from_cache : ndarray of shape (n_images,), dtype bool
         True where the vector came from the cache.
     errors : dict of int to str
@@ -54,6 +57,7 @@ class ExtractionInfo:
     crop_fallback: np.ndarray
     crop_reason: list[str]
     decoded_shape: np.ndarray
+    inverted: np.ndarray
     from_cache: np.ndarray = field(repr=False)
     errors: dict[int, str] = field(default_factory=dict, repr=False)
 
@@ -86,6 +90,7 @@ class ExtractionInfo:
             crop_fallback=np.array([bool(r.get("crop_fallback", False)) for r in records], dtype=bool),
             crop_reason=[str(r.get("crop_reason", "")) for r in records],
             decoded_shape=shape,
+            inverted=np.array([bool(r.get("inverted", False)) for r in records], dtype=bool),
             from_cache=from_cache,
         )
 
@@ -98,6 +103,7 @@ class ExtractionInfo:
             "col0": self.crop_box[:, 2], "col1": self.crop_box[:, 3],
             "crop_fallback": self.crop_fallback, "crop_reason": self.crop_reason,
             "decoded_rows": self.decoded_shape[:, 0], "decoded_cols": self.decoded_shape[:, 1],
+            "inverted": self.inverted,
             "from_cache": self.from_cache,
         })
 

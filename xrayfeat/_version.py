@@ -11,4 +11,7 @@ __version__ = "0.1.0"
 # 3: integer images are scaled by their bit depth, not their dtype's range (10-16-bit
 # levels in 16-bit files and arrays; 8-bit images and 16-bit ones using their range
 # are unchanged).
-FEATURE_VERSION = 3
+# 4: white-lung (inverted) films are flipped before segmentation and features
+# (FeatureExtractor(invert="auto")), and the polarity rule also reads the abdomen
+# (SEGMENT_VERSION 5); features of films judged as before are unchanged.
+FEATURE_VERSION = 4

@@ -120,6 +120,9 @@ class Explanation:
         image's coordinates (None without lung cropping).
     crop_fallback : bool
         True when the lung mask was rejected and the central crop was used.
+    inverted : bool
+        True when the film looked inverted (white lungs) and its negative was
+        described (``FeatureExtractor(invert=...)``).
     """
 
     heatmap: np.ndarray
@@ -138,6 +141,7 @@ class Explanation:
     inside_lungs: float
     crop_box: tuple[int, int, int, int] | None
     crop_fallback: bool
+    inverted: bool
 
     def __repr__(self) -> str:
         return (f"Explanation(label={self.label!r}, probability={self.probability:.3f}, "
@@ -154,7 +158,7 @@ class Explanation:
             "family_totals": dict(self.family_totals),
             "inside_lungs": None if np.isnan(self.inside_lungs) else self.inside_lungs,
             "crop_box": None if self.crop_box is None else list(self.crop_box),
-            "crop_fallback": self.crop_fallback,
+            "crop_fallback": self.crop_fallback, "inverted": self.inverted,
         }
 
     def save_png(self, path: str | os.PathLike, image: Any, **kwargs: Any) -> str:
@@ -541,5 +545,6 @@ def _explain_batch(model: Any, fitted: _Fitted, spec: Any, sources: list,
             contributions=None if method == "occlusion" else contrib[i], family_totals=totals,
             lung_mask=lungs, inside_lungs=_inside(heatmap, lungs), crop_box=_input_box(spec, prep.info),
             crop_fallback=bool(prep.info.get("crop_fallback", False)),
+            inverted=bool(prep.info["inverted"]),
         ))
     return out

@@ -7,6 +7,7 @@ Per image, the pipeline is::
 
     read_image(path, target_size=image_size)     # JPEGs decoded at 1/2, 1/4 or 1/8 size
     -> resize to image_size x image_size        # area interpolation; aspect not kept
+    -> flip white-lung (inverted) films (invert="auto")
     -> segment_lungs + crop_to_lungs (optional) -> resize crop to image_size x image_size
     -> preprocess (optional Preprocessor)       # filters act at one known scale
     -> every feature family, concatenated       # float32 vector
@@ -110,6 +111,7 @@ _CONSTRAINTS = {
     "preprocess": [None, _PREPROCESS],
     "crop_lungs": [bool],
     "mask_outside": [bool],
+    "invert": [Options("auto"), bool],
     "memory": [None, _MEMORY],
     "n_jobs": [None, N_JOBS],
     "progress": [bool, Options("auto")],
@@ -158,6 +160,15 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         diaphragm or ribs around them. Ignored where the mask fell back. Off by
         default: it lowered the chest-swap criterion (see the README), as the
         lung outline it leaves is itself a strong edge.
+    invert : {"auto", True, False}, default="auto"
+        Polarity. "auto" flips a film whose lungs are brighter than the soft
+        tissue around them (:func:`xrayfeat.segment.looks_inverted`: a PNG or
+        JPEG saved from a MONOCHROME1 DICOM without conversion, say) before it
+        is segmented and described, so it gets the features of its dark-lung
+        version; :attr:`ExtractionInfo.inverted` says which were flipped. True
+        flips every film, False takes them as they are (segmentation included).
+        On every training film "auto" flips none and on every negative of them
+        it flips all.
     memory : None, str, path-like, FeatureCache or joblib.Memory, default=None
         Feature cache (see :mod:`xrayfeat.cache`); None disables caching.
     n_jobs : int or None, default=None
@@ -226,6 +237,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         preprocess: Any = None,
         crop_lungs: bool = True,
         mask_outside: bool = False,
+        invert: str | bool = "auto",
         memory: Any = None,
         n_jobs: int | None = None,
         progress: bool | str = "auto",
@@ -237,6 +249,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         self.preprocess = preprocess
         self.crop_lungs = crop_lungs
         self.mask_outside = mask_outside
+        self.invert = invert
         self.memory = memory
         self.n_jobs = n_jobs
         self.progress = progress
@@ -274,7 +287,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
 
             pre = Preprocessor.from_config(pre)
         spec = _Spec(int(self.image_size), pre, bool(self.crop_lungs), tuple(families),
-                     mask_outside=bool(self.mask_outside))
+                     mask_outside=bool(self.mask_outside), invert=self.invert)
         for fam in families:
             fam.check_shape(spec.shape)
         return spec
@@ -377,15 +390,16 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "feature_names_out_")
         spec = getattr(self, "_spec", None)
         if spec is None:  # unpickled: rebuild, and never let new parameters use the fitted key
+            fitted = getattr(self, "feature_version_", None)
+            if fitted != FEATURE_VERSION:
+                # Checked first: an older extractor may lack parameters added since.
+                made = f"feature code version {fitted}" if fitted else "an older feature code version"
+                raise ConfigError(
+                    f"this extractor was fitted with {made} and this xrayfeat computes version "
+                    f"{FEATURE_VERSION}, whose features differ; fit the model again."
+                )
             spec = self._build_spec()
             if config_digest(spec.config()) != self.config_hash_:
-                fitted = getattr(self, "feature_version_", None)
-                if fitted != FEATURE_VERSION:
-                    made = f"feature code version {fitted}" if fitted else "an older feature code version"
-                    raise ConfigError(
-                        f"this extractor was fitted with {made} and this xrayfeat computes version "
-                        f"{FEATURE_VERSION}, whose features differ; fit the model again."
-                    )
                 raise ConfigError(
                     "FeatureExtractor parameters changed since fit; call fit again before transform."
                 )

@@ -175,7 +175,8 @@ def analyse(model: Any, data: bytes, *, name: str = "upload", images: bool = Tru
         (rows, cols as read for the model), ``lungs_found`` (False: the lung
         mask was implausible and the model read a central crop),
         ``inside_lungs`` (share of the positive attribution inside the lungs,
-        None without a mask), ``method`` (of :func:`xrayfeat.explain`),
+        None without a mask), ``inverted`` (the film looked inverted, white
+        lungs, and its negative was read), ``method`` (of :func:`xrayfeat.explain`),
         ``warning`` (decoder damage, or ""), and with ``images``: ``film_png``
         and ``heatmap_png`` (PNG data URLs, at most :data:`DISPLAY_SIDE` px).
 
@@ -199,6 +200,7 @@ def analyse(model: Any, data: bytes, *, name: str = "upload", images: bool = Tru
         "shape": [int(s) for s in image.shape],
         "lungs_found": e.lung_mask is not None and not e.crop_fallback,
         "inside_lungs": None if np.isnan(inside) else inside,
+        "inverted": e.inverted,
         "method": e.method,
         "warning": damage,
     }
