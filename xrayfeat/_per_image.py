@@ -125,24 +125,23 @@ def prepare_image(image: Any, spec: _Spec, *, segment: bool = False) -> Prepared
     -------
     PreparedImage
     """
-    from .segment import looks_inverted
+    from .segment import _DEFAULTS, _segment_with_polarity, looks_inverted
 
     img = check_image(image)
     info: dict[str, Any] = {"shape": list(img.shape), "crop_box": None,
                             "crop_fallback": False, "crop_reason": ""}
     img = resize_to(img, spec.image_size, spec.image_size)
-    # Every stage after this one sees dark lungs: a film saved with white lungs
+    mask = lungs = None
+    if spec.crop_lungs or segment:
+        lungs, inverted = _segment_with_polarity(img, **{**_DEFAULTS, "invert": spec.invert})
+    else:
+        inverted = spec.invert is True or (spec.invert == "auto" and looks_inverted(img))
+    # Every stage after segmentation sees dark lungs: a film saved with white lungs
     # (an unconverted MONOCHROME1 export) would otherwise be described as the
-    # negative the model never saw. The decision is the segmentation's own rule.
-    inverted = spec.invert is True or (spec.invert == "auto" and looks_inverted(img))
+    # negative the model never saw. The decision is the segmentation's own.
     if inverted:
         img = np.subtract(np.float32(1), img, dtype=np.float32)
     info["inverted"] = bool(inverted)
-    mask = lungs = None
-    if spec.crop_lungs or segment:
-        from .segment import segment_lungs
-
-        lungs = segment_lungs(img, invert=False)
     if spec.crop_lungs:
         import cv2
 

@@ -247,13 +247,28 @@ def segment_lungs(
         _SEGMENT_CONSTRAINTS, owner="segment_lungs",
     )
     img = check_image(image, min_side=8)
+    return _segment_with_polarity(img, work_size=work_size, invert=invert, smoothing=smoothing,
+                                  n_thresholds=n_thresholds)[0]
+
+
+# segment_lungs' defaults (its signature is where they are defined), for internal callers.
+_DEFAULTS = MappingProxyType({k: v for k, v in segment_lungs.__kwdefaults__.items() if k != "closing"})
+
+
+def _segment_with_polarity(img: np.ndarray, *, work_size: int, invert: str | bool, smoothing: float,
+                           n_thresholds: int) -> tuple[np.ndarray, bool]:
+    """:func:`segment_lungs` of a checked image, and whether the film was taken as inverted.
+
+    The feature extractor flips inverted films before describing them; this gives
+    it the segmentation's own decision without computing the working copy twice.
+    """
     (r0, r1, c0, c1), field, small = _framed(img, work_size)
-    mask = _segment_field(field, work_size, invert, smoothing, n_thresholds, small)
+    mask, inverted = _segment_field(field, work_size, invert, smoothing, n_thresholds, small)
     if field is img:
-        return mask
+        return mask, inverted
     out = np.zeros(img.shape, bool)
     out[r0:r1, c0:c1] = mask
-    return out
+    return out, inverted
 
 
 def looks_inverted(image: Any, *, work_size: int = 128) -> bool:
@@ -318,9 +333,9 @@ def _framed(img: np.ndarray, work_size: int
 
 
 def _segment_field(img: np.ndarray, work_size: int, invert: str | bool, smoothing: float,
-                   n_thresholds: int, small: np.ndarray) -> np.ndarray:
+                   n_thresholds: int, small: np.ndarray) -> tuple[np.ndarray, bool]:
     if not _has_large_scale_structure(small):
-        return np.zeros(img.shape, bool)
+        return np.zeros(img.shape, bool), invert is True
     if invert == "auto":
         invert = _looks_inverted(small)
     if invert:
@@ -349,7 +364,7 @@ def _segment_field(img: np.ndarray, work_size: int, invert: str | bool, smoothin
             best, best_lungs, best_score = mask, lungs, score
         if best_score >= _RETRY_BELOW:
             break  # passes comfortably: no need to try harder
-    return _upsample(_edge_placed(best, best_lungs, small), img.shape)
+    return _upsample(_edge_placed(best, best_lungs, small), img.shape), bool(invert)
 
 
 # A working-size mask scoring below this (lung_mask_score) is segmented again on
