@@ -1,4 +1,4 @@
-"""The per-image pipeline: one decoded image -> resized, lung-cropped, preprocessed -> feature vector.
+"""The per-image pipeline: one decoded image -> resized, polarity-checked, lung-cropped, preprocessed -> features.
 
 Pure functions of an image and the extractor's frozen specification (:class:`_Spec`);
 the batch runner (:mod:`xrayfeat._runner`) calls them in workers, the estimator
@@ -50,7 +50,9 @@ class _Spec:
             "read": {"target_size": self.image_size},
             "image_size": self.image_size,
             "preprocess": None if self.preprocess is None else self.preprocess.describe(),
-            "invert": self.invert,
+            # "auto" depends on the segmentation's polarity rule, which crop_lungs=False
+            # would otherwise leave out of the key.
+            "invert": _polarity_rule() if self.invert == "auto" else self.invert,
             "crop_lungs": _segmentation_defaults() if self.crop_lungs else False,
             "order": "resize>polarity>crop>preprocess>features",
             "families": [fam.config() for fam in self.families],
@@ -58,6 +60,13 @@ class _Spec:
         if self.mask_outside and self.crop_lungs:  # absent otherwise: older cache keys stay valid
             out["mask_outside"] = True
         return out
+
+
+def _polarity_rule() -> dict[str, Any]:
+    """What ``invert="auto"`` decides by, part of the cache key."""
+    from .segment import _DEFAULTS, SEGMENT_VERSION
+
+    return {"auto": {"segment_version": SEGMENT_VERSION, "work_size": _DEFAULTS["work_size"]}}
 
 
 def _segmentation_defaults() -> dict[str, Any]:
@@ -75,7 +84,8 @@ def _segmentation_defaults() -> dict[str, Any]:
     out: dict[str, Any] = {"segment_version": SEGMENT_VERSION}
     for fn in (segment_lungs, crop_to_lungs):
         for name, par in inspect.signature(fn).parameters.items():
-            if par.default is not inspect.Parameter.empty:
+            # The extractor sets the polarity itself (its own invert=, keyed above).
+            if par.default is not inspect.Parameter.empty and name != "invert":
                 out[f"{fn.__name__}.{name}"] = par.default
     return json.loads(json.dumps(out, default=repr))
 
@@ -125,7 +135,7 @@ def prepare_image(image: Any, spec: _Spec, *, segment: bool = False) -> Prepared
     -------
     PreparedImage
     """
-    from .segment import _DEFAULTS, _segment_with_polarity, looks_inverted
+    from .segment import _DEFAULTS, _polarity, _segment_with_polarity
 
     img = check_image(image)
     info: dict[str, Any] = {"shape": list(img.shape), "crop_box": None,
@@ -135,7 +145,7 @@ def prepare_image(image: Any, spec: _Spec, *, segment: bool = False) -> Prepared
     if spec.crop_lungs or segment:
         lungs, inverted = _segment_with_polarity(img, **{**_DEFAULTS, "invert": spec.invert})
     else:
-        inverted = spec.invert is True or (spec.invert == "auto" and looks_inverted(img))
+        inverted = _polarity(img, spec.invert)
     # Every stage after segmentation sees dark lungs: a film saved with white lungs
     # (an unconverted MONOCHROME1 export) would otherwise be described as the
     # negative the model never saw. The decision is the segmentation's own.

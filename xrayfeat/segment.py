@@ -11,8 +11,8 @@ Algorithm (all steps at the working size)
    an empty mask. A uniform black or white frame (padding, collimation) is
    detected and the rest runs inside it.
 2. Polarity: in a chest film the mediastinum (central column) and the upper
-   abdomen are brighter than the lung fields on either side. If they are darker
-   the image is inverted (white lungs) and is flipped before segmenting
+   abdomen are brighter than the lung fields on either side. If they are on
+   average darker the image is inverted (white lungs) and is flipped before segmenting
    (:func:`looks_inverted`).
 3. Threshold scan, per side: for ``n_thresholds`` thresholds (quantiles of the
    central region), take the dark pixels, erode them slightly (cuts hairline
@@ -113,9 +113,9 @@ __all__ = [
     "SEGMENT_VERSION",
 ]
 
-#: Bumped whenever a change alters any mask :func:`segment_lungs` returns or any
-#: decision of :func:`check_lung_mask`; include it in cache keys of anything
-#: computed from masks or crops.
+#: Bumped whenever a change alters any mask :func:`segment_lungs` returns, any
+#: decision of :func:`check_lung_mask` or of :func:`looks_inverted`; include it in
+#: cache keys of anything computed from masks, crops or the polarity decision.
 SEGMENT_VERSION = 5
 
 #: Plausibility bounds used by :func:`check_lung_mask` (fractions of the image).
@@ -271,12 +271,12 @@ def _segment_with_polarity(img: np.ndarray, *, work_size: int, invert: str | boo
     return out, inverted
 
 
-def looks_inverted(image: Any, *, work_size: int = 128) -> bool:
+def looks_inverted(image: Any, *, work_size: int = _DEFAULTS["work_size"]) -> bool:
     """Whether a chest film has inverted polarity (white lungs), as ``segment_lungs`` judges it.
 
     The rule :func:`segment_lungs` applies with ``invert="auto"``: the mediastinum
-    and the upper abdomen, soft tissue, are darker than the lung fields beside
-    them (measured inside any uniform frame, on the working copy). A DICOM file
+    and the upper abdomen, soft tissue, are on average darker than the lung
+    fields beside them (measured inside any uniform frame, on the working copy). A DICOM file
     declaring MONOCHROME1 is already inverted when read; this catches films saved
     from such files without the conversion.
 
@@ -313,6 +313,11 @@ def looks_inverted(image: Any, *, work_size: int = 128) -> bool:
                  owner="looks_inverted")
     small = _framed(check_image(image, min_side=8), work_size)[2]
     return _has_large_scale_structure(small) and _looks_inverted(small)
+
+
+def _polarity(img: np.ndarray, invert: str | bool) -> bool:
+    """The polarity :func:`_segment_with_polarity` would take, without segmenting."""
+    return invert is True or (invert == "auto" and looks_inverted(img))
 
 
 def _framed(img: np.ndarray, work_size: int
@@ -525,7 +530,7 @@ def _has_large_scale_structure(small: np.ndarray) -> bool:
 
 
 def _looks_inverted(small: np.ndarray) -> bool:
-    """True if the mediastinum and the upper abdomen are darker than the lung fields.
+    """True if the mediastinum and the upper abdomen are on average darker than the lungs.
 
     In a chest film both are soft tissue, brighter than the aerated lungs beside
     and above them. The mediastinum alone (SEGMENT_VERSION 4) misjudged one of
