@@ -71,6 +71,7 @@ EXTRA: dict[str, dict] = {
     "crop 160 masked": {**_CROP, "image_size": 160, "mask_outside": True},
     "crop 160 +zones": {**_CROP, "image_size": 160, "families": ["hog", "lbp", "intensity", "zones"]},
     "crop 128 +zones": {**_CROP, "image_size": 128, "families": ["hog", "lbp", "intensity", "zones"]},
+    "crop 128 hog+intensity": {**_CROP, "image_size": 128, "families": ["hog", "intensity"]},
 }
 
 

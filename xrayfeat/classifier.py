@@ -112,7 +112,7 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
     features were therefore chosen by the training-only chest-swap criterion of
     :func:`xrayfeat.shortcut_report` (balanced accuracy on composites whose chest
     region comes from another patient), which ranks 14 configurations in the
-    order of their shifted-site accuracy (Spearman 0.74; CV AUC: -0.19); see
+    order of their shifted-site accuracy (Spearman 0.78; CV AUC: -0.22); see
     ``benchmarks/shortcut_validation.py`` and the README. Logistic regression
     with strong L2 (``C=0.01``) is the lowest-capacity model that matched the
     others in CV. For normal / bacterial / viral, the two-stage
