@@ -51,6 +51,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import xrayfeat  # noqa: E402
+from seg_stability import resaved_as_jpeg, shifted_right  # noqa: E402
 from select_defaults import holdout_parser, holdout_split  # noqa: E402
 from xrayfeat.io import read_image  # noqa: E402
 from xrayfeat.metrics import binary_metrics  # noqa: E402
@@ -76,17 +77,6 @@ def _soft(img: np.ndarray) -> np.ndarray:
     return cv2.resize(small, img.shape[::-1], interpolation=cv2.INTER_LINEAR)
 
 
-def _shift(img: np.ndarray) -> np.ndarray:
-    return np.concatenate([img[:, :1], img[:, :-1]], axis=1)
-
-
-def _jpeg(img: np.ndarray, quality: int = 90) -> np.ndarray:
-    ok, data = cv2.imencode(".jpg", np.round(img * 255).astype(np.uint8),
-                            [cv2.IMWRITE_JPEG_QUALITY, quality])
-    assert ok
-    return cv2.imdecode(data, cv2.IMREAD_GRAYSCALE).astype(np.float32) / np.float32(255)
-
-
 def perturbations(seed: int = 0) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
     rng = np.random.default_rng(seed)
     return {
@@ -98,8 +88,8 @@ def perturbations(seed: int = 0) -> dict[str, Callable[[np.ndarray], np.ndarray]
         "noise": lambda x: np.clip(x + rng.normal(0, 0.03, x.shape), 0, 1).astype(np.float32),
         "inverted": lambda x: 1.0 - x,
         "12-bit levels in 16 bits": lambda x: np.round(x * 4095).astype(np.uint16),
-        "shift 1 px": _shift,
-        "JPEG 90": _jpeg,
+        "shift 1 px": shifted_right,
+        "JPEG 90": lambda x: resaved_as_jpeg(x, 90),
         "noise 0.01": lambda x: np.clip(x + rng.normal(0, 0.01, x.shape), 0, 1).astype(np.float32),
         "blur 0.5": lambda x: cv2.GaussianBlur(x, (0, 0), 0.5),
     }
@@ -121,13 +111,12 @@ def main() -> None:
                              memory=args.cache, n_jobs=args.jobs)
         rows = {}
         pneumonia = np.asarray(test.labels) == "PNEUMONIA"
-        stored = None
         for label, func in perturbations().items():
             proba = model.predict_proba([func(im) for im in images])[:, 1]
             m = binary_metrics(test.labels, proba, model.threshold_, pos_label="PNEUMONIA")
             rows[label] = {k: round(m[k], 3) for k in
                            ("roc_auc", "sensitivity", "specificity", "balanced_accuracy")}
-            if stored is None:  # "as stored" comes first
+            if label == "as stored":  # the first: what the others are compared with
                 stored = proba
                 continue
             change = proba - stored

@@ -58,18 +58,27 @@ def _noise(img: np.ndarray, rng: np.random.Generator) -> Mapped:
     return _same_frame(np.clip(img + rng.normal(0.0, 0.002, img.shape), 0, 1).astype(np.float32))
 
 
-def _jpeg(img: np.ndarray, rng: np.random.Generator) -> Mapped:
+def resaved_as_jpeg(img: np.ndarray, quality: int) -> np.ndarray:
+    """The film (float in [0, 1]) as a user re-saving it as a JPEG of ``quality`` gets it back."""
     import cv2
 
     ok, data = cv2.imencode(".jpg", np.round(img * 255).astype(np.uint8),
-                            [cv2.IMWRITE_JPEG_QUALITY, 95])
+                            [cv2.IMWRITE_JPEG_QUALITY, quality])
     assert ok
-    return _same_frame(cv2.imdecode(data, cv2.IMREAD_GRAYSCALE).astype(np.float32) / np.float32(255))
+    return cv2.imdecode(data, cv2.IMREAD_GRAYSCALE).astype(np.float32) / np.float32(255)
+
+
+def shifted_right(img: np.ndarray) -> np.ndarray:
+    """The image moved one pixel right, its first column repeated."""
+    return np.concatenate([img[:, :1], img[:, :-1]], axis=1)
+
+
+def _jpeg(img: np.ndarray, rng: np.random.Generator) -> Mapped:
+    return _same_frame(resaved_as_jpeg(img, 95))
 
 
 def _shift(img: np.ndarray, rng: np.random.Generator) -> Mapped:
-    return (np.concatenate([img[:, :1], img[:, :-1]], axis=1),
-            lambda mask: np.concatenate([mask[:, 1:], mask[:, -1:]], axis=1))
+    return shifted_right(img), lambda mask: np.concatenate([mask[:, 1:], mask[:, -1:]], axis=1)
 
 
 def _warped(angle: float, scale: float) -> Callable[[np.ndarray, np.random.Generator], Mapped]:

@@ -315,7 +315,7 @@ def looks_inverted(image: Any, *, work_size: int = _DEFAULTS["work_size"]) -> bo
 
 def _polarity(img: np.ndarray, invert: str | bool) -> bool:
     """The polarity :func:`_segment_with_polarity` would take, without segmenting."""
-    return invert is True or (invert == "auto" and looks_inverted(img))
+    return looks_inverted(img) if invert == "auto" else bool(invert)
 
 
 def _framed(img: np.ndarray, work_size: int
