@@ -14,4 +14,6 @@ __version__ = "0.1.0"
 # 4: white-lung (inverted) films are flipped before segmentation and features
 # (FeatureExtractor(invert="auto")), and the polarity rule also reads the abdomen
 # (SEGMENT_VERSION 5); features of films judged as before are unchanged.
-FEATURE_VERSION = 4
+# 5: LBP blurs its input (Gaussian, sigma 1 px) before coding it (LBPParams.smoothing);
+# with smoothing=0 LBP features are unchanged, and other families are unchanged.
+FEATURE_VERSION = 5
