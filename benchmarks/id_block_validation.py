@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from shortcut_validation import _BASE, SHIFTED, spearman  # noqa: E402
+from shortcut_validation import SHIFTED, spearman, spelled_out  # noqa: E402
 
 from xrayfeat import (  # noqa: E402
     CalibratedThresholdClassifier,
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for name in names:
         feats, s_auc, s_acc, _, s_spec = SHIFTED[name]
-        X = FeatureExtractor(**{**_BASE, **feats}, memory=args.memory, n_jobs=args.jobs).fit_transform(paths)
+        X = FeatureExtractor(**spelled_out(feats), memory=args.memory, n_jobs=args.jobs).fit_transform(paths)
         r = _binary(X, y, groups, block, args.blocks).mean(axis=0)
         rows.append((r, s_acc, s_auc))
         print(f"{name:<22} {r[0]:6.3f} {r[1]:6.3f} {r[2]:6.3f} | {s_acc:9.3f} {s_auc:6.3f} {s_spec:6.3f}",

@@ -59,7 +59,7 @@ from xrayfeat.metrics import binary_metrics  # noqa: E402
 _MEDIAN = {"name": "denoise", "method": "median", "size": 3}
 CANDIDATES = {
     "default": {},
-    "lung crop, LBP unsmoothed": {"family_params": {"lbp": {"smoothing": 0.0}}},
+    "lung crop LBP unsmoothed": {"family_params": {"lbp": {"smoothing": 0.0}}},
     "lung crop HOG + intensity": {"families": ["hog", "intensity"]},
     "lung crop + median": {"preprocess": [_MEDIAN]},
     "lung crop + percentile": {"preprocess": ["percentile"]},

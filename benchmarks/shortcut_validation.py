@@ -78,11 +78,13 @@ EXTRA: dict[str, dict] = {
 }
 
 
-def _spelled_out(config: dict) -> dict:
+def spelled_out(config: dict) -> dict:
     """``config`` on top of ``_BASE``, LBP coding the image as given unless it says otherwise."""
     out = {**_BASE, **config}
     if "lbp" in out["families"]:
-        out["family_params"] = {**_LBP_AS_MEASURED, **out.get("family_params", {})}
+        params = dict(out.get("family_params") or {})
+        params["lbp"] = {**_LBP_AS_MEASURED["lbp"], **params.get("lbp", {})}
+        out["family_params"] = params
     return out
 
 
@@ -114,7 +116,7 @@ def main() -> None:
         configs.update(EXTRA)
     if args.only_extra:
         configs = dict(EXTRA)
-    configs = {k: _spelled_out(v) for k, v in configs.items()}
+    configs = {k: spelled_out(v) for k, v in configs.items()}
     if args.only:
         configs = {k: v for k, v in configs.items() if k in args.only}
     calibration = None if args.calibration == "none" else args.calibration

@@ -232,6 +232,27 @@ def test_lbp_histogram_hand_derived():
     assert (vec[:, 8] == 1.0).all()
 
 
+def test_lbp_without_smoothing_counts_the_codes_of_the_image_as_given(cxr):
+    from xrayfeat.features._base import to_uint8
+
+    image, _ = cxr
+    codes = lbp_codes(to_uint8(image), 8, 1)
+    expected = np.bincount(codes.ravel(), minlength=n_bins(8, "uniform")) / codes.size
+    np.testing.assert_allclose(LBP(scales=[(8, 1)], grid=(1, 1), smoothing=0).compute(image), expected)
+
+
+def test_lbp_smoothing_is_stored_as_a_plain_float():
+    import json
+
+    for value in (1, np.float32(1.0), np.int64(1)):
+        fam = LBP(smoothing=value)
+        assert type(fam.params.smoothing) is float and fam == LBP()
+        assert json.dumps(fam.config()) == json.dumps(LBP().config())
+    assert LBP(smoothing=8).params.smoothing == 8.0
+    with pytest.raises(ConfigError, match="'smoothing' parameter"):
+        LBP(smoothing=8.5)
+
+
 def test_lbp_smoothing_codes_the_blurred_image(cxr):
     import cv2
 
@@ -304,13 +325,14 @@ def test_lbp_flat_ties_score_one_in_skimage_arithmetic(P, R):
                 assert ((a_r * t + b_r * t) - v >= 0).all(), (P, R, rp, cp, v)
 
 
+@pytest.mark.parametrize("smoothing", [0.0, 1.0])
 @pytest.mark.parametrize("grid", [(1, 1), (3, 2)])
-def test_lbp_family_fast_equals_reference(cxr, grid):
+def test_lbp_family_fast_equals_reference(cxr, grid, smoothing):
     image, mask = cxr
     for m in (None, mask):
-        fam = LBP(grid=grid)
+        fam = LBP(grid=grid, smoothing=smoothing)
         np.testing.assert_allclose(fam.compute(image, m), _reference(fam).compute(image, m), atol=1e-12)
-    fam = LBP(grid=(2, 2), scales=[(8, 1)], method="ror")
+    fam = LBP(grid=(2, 2), scales=[(8, 1)], method="ror", smoothing=smoothing)
     np.testing.assert_allclose(fam.compute(image, mask), _reference(fam).compute(image, mask), atol=1e-12)
 
 

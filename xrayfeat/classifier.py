@@ -113,13 +113,17 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
     :func:`xrayfeat.shortcut_report` (balanced accuracy on composites whose chest
     region comes from another patient), which ranks 14 configurations in the
     order of their shifted-site accuracy (Spearman 0.78; CV AUC: -0.22); see
-    ``benchmarks/shortcut_validation.py`` and the README. Logistic regression
-    with strong L2 (``C=0.01``) is the lowest-capacity model that matched the
-    others in CV. For normal / bacterial / viral, the two-stage
+    ``benchmarks/shortcut_validation.py`` and the README. LBP codes the crop
+    blurred by 1 px (FEATURE_VERSION 5): it ties on that criterion and roughly
+    halves the label flips under JPEG re-saving, slight blur and noise of
+    sigma 0.03. Logistic regression with strong L2 (``C=0.01``) is the
+    lowest-capacity model that matched the others in CV. For normal / bacterial / viral, the two-stage
     :class:`xrayfeat.HierarchicalClassifier` with the balanced-accuracy rule
     raised the patient-grouped out-of-fold macro-F1 from 0.688 (flat, arg-max)
     to 0.753 (nested choice of its one tuned setting) and the chest-swap
-    balanced accuracy from 0.660 to 0.711 (``benchmarks/select_3class.py``).
+    balanced accuracy from 0.660 to 0.711 (``benchmarks/select_3class.py``; both
+    with FEATURE_VERSION 4's unsmoothed LBP; the blurred codes give 0.753
+    without nesting and a chest swap of 0.718).
 
     Attributes
     ----------

@@ -87,7 +87,8 @@ __all__ = [
 #: (:func:`xrayfeat.shortcut_report`, all 5,196 composites of the training split),
 #: averaged over the two tasks: 128 px 0.800 (binary 0.905, 3-class 0.695), 160 px
 #: 0.795 (0.906, 0.684), 224 px 0.788 (0.903, 0.673); 96 px scored 0.888 on the
-#: binary task alone (``benchmarks/shortcut_validation.py``). 16 px HOG cells then
+#: binary task alone (``benchmarks/shortcut_validation.py``; FEATURE_VERSION 4's
+#: unsmoothed LBP). 16 px HOG cells then
 #: span ~1/8 of the chest: opacities rather than fine rib and marker edges.
 DEFAULT_IMAGE_SIZE = 128
 
