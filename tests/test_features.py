@@ -25,9 +25,11 @@ from xrayfeat.features import (
 )
 from xrayfeat.features.lbp import LBPParams, _axis_weights, _points, lbp_codes, n_bins
 
+from _files import SHARED_DATA, needs_shared
 from _synthetic import synthetic_cxr
 
-REAL = sorted(glob.glob("/work/shared/data/chest_xray_224_train/*/*.jpeg"))[::500]
+TRAIN_224 = SHARED_DATA / "chest_xray_224_train"
+REAL = sorted(glob.glob(str(TRAIN_224 / "*" / "*.jpeg")))[::500]
 
 
 def _reference(fam: FeatureFamily) -> FeatureFamily:
@@ -264,7 +266,7 @@ def test_lbp_smoothing_codes_the_blurred_image(cxr):
     assert not np.array_equal(LBP().compute(image, mask), LBP(smoothing=0).compute(image, mask))
 
 
-@pytest.mark.skipif(not REAL, reason="needs the training films in ../shared/data")
+@needs_shared(TRAIN_224)
 def test_lbp_smoothing_steadies_histograms_under_pixel_noise():
     # Codes compare single pixels, so noise too faint to see rewrites the histograms of
     # an unsmoothed LBP; on real films the default blur keeps them at least 30 % closer.
