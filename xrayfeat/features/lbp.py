@@ -439,7 +439,7 @@ class LBP(FeatureFamily):
     -----
     Cost: about 1.6 ms per 224 x 224 image for the default scales on one core
     with the fast back end (10x faster than scikit-image); see the module docstring.
-    The default blur (``smoothing=1.0``) adds a few tens of microseconds at 128 px.
+    The default blur (``smoothing=1.0``) adds about 0.05 ms at 128 px (LBP takes 1.7 ms).
 
     Why the blur: at radius 1 a code compares a pixel with its neighbours, and in
     the lungs' soft texture their differences are of the order of pixel noise. On
