@@ -128,6 +128,20 @@ def test_params_are_frozen_and_hashable():
         "backend": "fast"}}
 
 
+def test_numpy_scalars_in_params_mean_their_values():
+    # Parameters read from numpy grids (np.arange, np.linspace) must give the same
+    # family, cache key and features as Python numbers, not a JSON error at fit time.
+    import json
+
+    assert HOG(cell_size=np.int64(16)) == HOG(cell_size=16)
+    assert LBP(scales=[(np.int64(8), np.float32(1))]).params.scales == ((8, 1.0),)
+    assert Intensity(bins=np.int64(16)) == Intensity(bins=16)
+    for fam in (HOG(cell_size=np.int64(16)), LBP(scales=[(np.int64(8), 1)]), GLCM(levels=np.int64(16))):
+        json.dumps(fam.config())
+    with pytest.raises(ConfigError, match="'cell_size' parameter"):
+        HOG(cell_size=np.float64(16.0))
+
+
 def test_bad_params_object_type():
     with pytest.raises(ConfigError, match="must be a HOGParams, a dict or None"):
         HOG(42)  # type: ignore[arg-type]

@@ -29,7 +29,9 @@ class FamilyParams:
 
     Subclasses declare their fields and a ``_constraints`` class attribute (the
     format of :func:`xrayfeat._validation.check_params`); lists given for tuple
-    fields are converted to tuples so that instances stay hashable.
+    fields are converted to tuples so that instances stay hashable, and numpy
+    scalars to Python numbers, so that ``np.int64(16)`` means 16 (cache keys are
+    JSON).
     """
 
     _constraints: ClassVar[Mapping[str, Sequence[Any]]] = {}
@@ -37,7 +39,7 @@ class FamilyParams:
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, list):
+            if isinstance(value, (list, tuple, np.generic)):
                 object.__setattr__(self, f.name, _deep_tuple(value))
         check_params(dataclasses.asdict(self), self._constraints, owner=type(self).__qualname__)
         self._check()
@@ -53,6 +55,8 @@ class FamilyParams:
 def _deep_tuple(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return tuple(_deep_tuple(v) for v in value)
+    if isinstance(value, np.generic):
+        return value.item()
     return value
 
 

@@ -122,8 +122,7 @@ class LBPParams(FamilyParams):
     }
 
     def _check(self) -> None:
-        # A plain float: numpy scalars are not JSON (cache keys), and 1 and 1.0 must
-        # share a key.
+        # A float, so that smoothing=1 and smoothing=1.0 share a cache key.
         object.__setattr__(self, "smoothing", float(self.smoothing))
         if self.method == "ror" and any(p > 16 for p, _ in self.scales):
             raise ConfigError(
