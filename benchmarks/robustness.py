@@ -80,18 +80,22 @@ def _soft(img: np.ndarray) -> np.ndarray:
 
 def perturbations(seed: int = 0) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
     rng = np.random.default_rng(seed)
+
+    def noisy(x: np.ndarray, sigma: float) -> np.ndarray:  # one stream: the same noise every run
+        return np.clip(x + rng.normal(0, sigma, x.shape), 0, 1).astype(np.float32)
+
     return {
         "as stored": lambda x: x,
         "gamma 0.6": lambda x: x ** 0.6,
         "gamma 1.6": lambda x: x ** 1.6,
         "low contrast": lambda x: 0.5 + 0.6 * (x - 0.5),
         "soft": _soft,
-        "noise": lambda x: np.clip(x + rng.normal(0, 0.03, x.shape), 0, 1).astype(np.float32),
+        "noise": lambda x: noisy(x, 0.03),
         "inverted": lambda x: 1.0 - x,
         "12-bit levels in 16 bits": lambda x: np.round(x * 4095).astype(np.uint16),
         "shift 1 px": shifted_right,
         "JPEG 90": lambda x: resaved_as_jpeg(x, 90),
-        "noise 0.01": lambda x: np.clip(x + rng.normal(0, 0.01, x.shape), 0, 1).astype(np.float32),
+        "noise 0.01": lambda x: noisy(x, 0.01),
         "blur 0.5": lambda x: cv2.GaussianBlur(x, (0, 0), 0.5),
     }
 

@@ -39,7 +39,7 @@ from xrayfeat import XrayClassifier, load_dataset, shortcut_report  # noqa: E402
 # defaults never changes what a row means.
 _BASE = {"families": ["hog", "lbp", "intensity"], "image_size": 224, "preprocess": None, "crop_lungs": False}
 # The shifted site was scored with LBP coding the image as given (before LBP's smoothing).
-_LBP_AS_MEASURED = {"lbp": {"smoothing": 0.0}}
+_LBP_AS_MEASURED = {"smoothing": 0.0}
 _CROP = {"crop_lungs": True}
 _PCT_CLAHE = {"preprocess": ["percentile", "clahe"]}
 
@@ -83,7 +83,7 @@ def spelled_out(config: dict) -> dict:
     out = {**_BASE, **config}
     if "lbp" in out["families"]:
         params = dict(out.get("family_params") or {})
-        params["lbp"] = {**_LBP_AS_MEASURED["lbp"], **params.get("lbp", {})}
+        params["lbp"] = {**_LBP_AS_MEASURED, **params.get("lbp", {})}
         out["family_params"] = params
     return out
 

@@ -29,18 +29,19 @@ class FamilyParams:
 
     Subclasses declare their fields and a ``_constraints`` class attribute (the
     format of :func:`xrayfeat._validation.check_params`); lists given for tuple
-    fields are converted to tuples so that instances stay hashable, and numpy
-    scalars to Python numbers, so that ``np.int64(16)`` means 16 (cache keys are
-    JSON).
+    fields are converted to tuples so that instances stay hashable, numpy scalars
+    to Python numbers (``np.int64(16)`` means 16) and integers given for float
+    fields to floats, so that equal values give equal JSON cache keys.
     """
 
     _constraints: ClassVar[Mapping[str, Sequence[Any]]] = {}
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, (list, tuple, np.generic)):
-                object.__setattr__(self, f.name, _deep_tuple(value))
+            value = _plain(getattr(self, f.name))
+            if f.type in ("float", float) and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            object.__setattr__(self, f.name, value)
         check_params(dataclasses.asdict(self), self._constraints, owner=type(self).__qualname__)
         self._check()
 
@@ -52,9 +53,10 @@ class FamilyParams:
         return json.loads(json.dumps(dataclasses.asdict(self)))
 
 
-def _deep_tuple(value: Any) -> Any:
+def _plain(value: Any) -> Any:
+    """``value`` with lists as tuples and numpy scalars as Python numbers, at any depth."""
     if isinstance(value, (list, tuple)):
-        return tuple(_deep_tuple(v) for v in value)
+        return tuple(_plain(v) for v in value)
     if isinstance(value, np.generic):
         return value.item()
     return value

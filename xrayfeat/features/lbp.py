@@ -122,8 +122,6 @@ class LBPParams(FamilyParams):
     }
 
     def _check(self) -> None:
-        # A float, so that smoothing=1 and smoothing=1.0 share a cache key.
-        object.__setattr__(self, "smoothing", float(self.smoothing))
         if self.method == "ror" and any(p > 16 for p, _ in self.scales):
             raise ConfigError(
                 "LBP method='ror' supports P <= 16 (2**P codes are tabulated); got scales="
@@ -507,7 +505,7 @@ class LBP(FeatureFamily):
         if p.smoothing > 0:
             import cv2
 
-            image = cv2.GaussianBlur(np.ascontiguousarray(image, np.float32), (0, 0), p.smoothing)
+            image = cv2.GaussianBlur(image, (0, 0), p.smoothing)  # compute() gave C-contiguous float32
         u8 = to_uint8(image)
         for P, R in p.scales:
             codes = _codes(u8, P, R, p.method, p.backend)
