@@ -116,6 +116,14 @@ def family_log_odds(model: xrayfeat.XrayClassifier, images: list) -> dict[str, n
     return {family: np.asarray(v) for family, v in shares.items()}
 
 
+def share_changes(after: dict[str, np.ndarray], before: dict[str, np.ndarray],
+                  pneumonia: np.ndarray) -> dict[str, dict[str, float]]:
+    """Mean change of each family's share of the log-odds, per true class."""
+    return {family: {cls: round(float((after[family] - before[family])[pneumonia == positive].mean()), 3)
+                     for cls, positive in (("normal", False), ("pneumonia", True))}
+            for family in after}
+
+
 def main() -> None:
     parser = holdout_parser(__doc__)
     parser.add_argument("--only", default=None, help="comma-separated candidate names")
@@ -153,11 +161,7 @@ def main() -> None:
                 dp_normal=round(float(change[~pneumonia].mean()), 3),
                 dp_pneumonia=round(float(change[pneumonia].mean()), 3))
             if args.by_family:
-                rows[label]["by_family"] = {
-                    family: {cls: round(float((shares[family] - stored_shares[family])[
-                        pneumonia[sample] == is_pneumonia].mean()), 3)
-                        for cls, is_pneumonia in (("normal", False), ("pneumonia", True))}
-                    for family in shares}
+                rows[label]["by_family"] = share_changes(shares, stored_shares, pneumonia[sample])
         bal = [r["balanced_accuracy"] for r in rows.values()]
         print(json.dumps({"pipeline": name, "threshold": round(model.threshold_, 3),
                           "cv_auc": round(model.cv_results_["roc_auc_mean"], 4),
