@@ -516,6 +516,8 @@ def test_mask_outside_hides_what_lies_between_the_lungs(monkeypatch):
     params = {"crop_lungs": True, "image_size": 128, "families": ["hog"], "progress": False}
     X_keep, info = extract_features([img, marked], **params)
     X_fill, info_fill = extract_features([img, marked], mask_outside=True, **params)
+    assert not info.crop_fallback.any()
+    np.testing.assert_array_equal(info.crop_box[0], info.crop_box[1])  # same lungs, same box
     # HOG of the crop sees the marker ...
     assert np.abs(X_keep[0] - X_keep[1]).max() > 0.05
     # ... and, with the outside filled from the lungs, no longer does

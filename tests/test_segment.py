@@ -284,6 +284,7 @@ def test_looks_inverted_on_synthetic_and_blank_images():
         child, _ = synthetic_cxr(256, seed=seed, inverted=seed % 2 == 1)
         assert not looks_inverted(adult) and looks_inverted(1.0 - adult)
         assert looks_inverted(child) == (seed % 2 == 1)
+    assert not looks_inverted(np.zeros((64, 64), np.float32))
     # Noise has no anatomy: the rule alone would call this one inverted.
     noise = np.random.default_rng(2).random((64, 64), dtype=np.float32)
     assert not looks_inverted(noise)
