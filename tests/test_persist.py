@@ -296,3 +296,54 @@ def test_a_model_fitted_with_other_feature_code_is_refused_on_load(tmp_path, mon
     with pytest.raises(ModelFileError, match=r"fitted with feature code version \d+ and this xrayfeat "
                                              r"computes version \d+.*fit the model again"):
         load(path)
+
+
+def _payload(model):
+    from xrayfeat.persist import FORMAT, FORMAT_VERSION, _versions
+
+    return {"format": FORMAT, "format_version": FORMAT_VERSION, "versions": _versions(),
+            "config": "{}", "model": model}
+
+
+def test_types_skops_trusts_are_still_checked_against_the_allow_list(tmp_path):
+    # skops trusts every scikit-learn estimator and numpy function: a file naming them in
+    # place of an xrayfeat model must be refused by xrayfeat's own, narrower list.
+    import numpy as np
+    import skops.io as sio
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.preprocessing import FunctionTransformer
+
+    path = tmp_path / "m.xrf"
+    sio.dump(_payload([FunctionTransformer(func=np.negative), KNeighborsClassifier()]), path)
+    assert not sio.get_untrusted_types(file=path)  # nothing skops itself would question
+    with pytest.raises(ModelFileError, match=r"outside xrayfeat's allow-list.*"
+                                             r"KNeighborsClassifier.*numpy\.negative|numpy\.negative.*KNeighbors"):
+        load(path)
+
+
+def test_an_archive_without_a_fitted_model_says_so(tmp_path):
+    import skops.io as sio
+
+    path = tmp_path / "m.xrf"
+    sio.dump(_payload([1, 2]), path)
+    with pytest.raises(ModelFileError, match=r"without a fitted model in it \(found list\)"):
+        load(path)
+
+
+def test_built_in_family_instances_load_and_foreign_classifiers_are_refused_at_save(tmp_path):
+    from sklearn.ensemble import RandomForestClassifier
+
+    from xrayfeat import FeatureExtractor, XrayClassifier
+    from xrayfeat.features import Intensity
+
+    images, labels = _two_class_images(20)
+    fx = FeatureExtractor(families=[Intensity(bins=16)], image_size=64, progress=False)
+    model = XrayClassifier(features=fx, cv=2).fit(images, labels)
+    loaded = load(save(model, tmp_path / "family.xrf"))
+    assert loaded.features_.families[0].params == Intensity(bins=16).params
+
+    forest = XrayClassifier(features=fx, classifier=RandomForestClassifier(n_estimators=2, random_state=0),
+                            cv=2).fit(images, labels)
+    with pytest.raises(ModelFileError, match=r"xrayfeat.load would refuse: \[.*RandomForestClassifier"):
+        save(forest, tmp_path / "forest.xrf")
+    assert not list(tmp_path.glob("*forest*"))  # nothing half-written is left behind

@@ -8,7 +8,10 @@ explicit allow-list *before* anything is constructed. XGBoost boosters are
 stored in XGBoost's own JSON format inside that archive.
 
 A file that is not such an archive, that was tampered with, or that names any
-type outside :data:`ALLOWED_TYPES` is refused with :class:`ModelFileError`.
+type or function outside :data:`ALLOWED_TYPES` (besides plain containers, numbers,
+strings and numpy arrays) is refused with :class:`ModelFileError`. The check reads
+every name in the schema itself: skops trusts all of scikit-learn's estimators and
+numpy's functions by default, far more than an xrayfeat model holds.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ._atomic import publish
 from ._version import __version__
@@ -55,7 +60,21 @@ ALLOWED_TYPES = frozenset({
     "sklearn.preprocessing._label.LabelEncoder",
     "numpy.ndarray",
     "numpy.dtype",
-})
+}) | frozenset(  # the built-in feature families, which FeatureExtractor(families=[...]) holds
+    f"xrayfeat.features.{module}.{name}"
+    for module, names in (("hog", ("HOG", "HOGParams")), ("lbp", ("LBP", "LBPParams")),
+                          ("intensity", ("Intensity", "IntensityParams")),
+                          ("glcm", ("GLCM", "GLCMParams")), ("zones", ("Zones", "ZonesParams")))
+    for name in names
+)
+
+# Plain values every archive names besides the allow-list: containers, numbers,
+# strings and numpy scalars (the numeric, boolean and string kinds; no object arrays).
+_VALUE_TYPES = frozenset(
+    {f"builtins.{t}" for t in ("dict", "list", "tuple", "str", "int", "float", "bool", "complex",
+                               "bytes", "bytearray", "NoneType")}
+    | {f"numpy.{np.dtype(code).type.__name__}" for code in "?bhilqBHILQefdgFDGUS"}
+)
 
 # Types that format-1 files held and this version no longer allows: a file naming only
 # these (and declaring format 1) is old, not tampered with.
@@ -209,6 +228,15 @@ def save(model: Any, path: str | os.PathLike) -> Path:
     try:
         # Deflate: the schema (thousands of feature names) and float arrays shrink well.
         sio.dump(payload, tmp, compression=zipfile.ZIP_DEFLATED, compresslevel=6)
+        refused = _refused_types(_named_types(Path(tmp)))
+        if refused:
+            # Refused now, not by load() after a long fit has been thrown away.
+            raise ModelFileError(
+                f"this model holds type(s) that xrayfeat.load would refuse: {refused}. Use a "
+                "classifier xrayfeat supports (logreg, svm, linear-svm, xgboost, hierarchical), or "
+                "register your own types with xrayfeat.persist.allow_types(...) before saving and "
+                "before loading."
+            )
         publish(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -246,6 +274,34 @@ def _check_archive(path: Path) -> None:
         f"{str(path)!r} is not an xrayfeat model file (expected a skops zip archive). "
         "Pickle and joblib files are refused because loading them can run arbitrary code."
     )
+
+
+def _named_types(path: Path) -> set[str]:
+    """Every type and function a skops archive's schema names, as ``module.name``.
+
+    Read from ``schema.json`` alone, before anything is constructed. Each node of
+    the schema that stands for an object, a type or a function carries
+    ``__module__`` and ``__class__``; a data dict with such keys only adds names,
+    so the check can refuse more, never less.
+    """
+    with zipfile.ZipFile(path) as zf:
+        schema = json.loads(zf.read("schema.json"))
+    names: set[str] = set()
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if "__loader__" in node and "__module__" in node and "__class__" in node:
+                names.add(f"{node['__module__']}.{node['__class__']}")
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return names
+
+
+def _refused_types(names: set[str]) -> list[str]:
+    """The names outside the allow-list and the plain value types, sorted."""
+    return sorted(names - ALLOWED_TYPES - _EXTRA_ALLOWED - _VALUE_TYPES)
 
 
 def _declared_format_version(path: Path) -> int | None:
@@ -289,9 +345,9 @@ def load(path: str | os.PathLike) -> Any:
     _check_archive(path)
     try:
         found = sio.get_untrusted_types(file=path)
+        refused = _refused_types(_named_types(path))
     except Exception as exc:  # skops raises assorted errors on damaged archives
         raise ModelFileError(f"{str(path)!r} is corrupt or was tampered with ({type(exc).__name__}: {exc}).") from None
-    refused = sorted(set(found) - ALLOWED_TYPES - _EXTRA_ALLOWED)
     declared = _declared_format_version(path)
     if refused and declared is not None and declared < FORMAT_VERSION and set(refused) <= _FORMAT_1_TYPES:
         raise ModelFileError(
@@ -326,7 +382,14 @@ def load(path: str | os.PathLike) -> Any:
             f"model file {str(path)!r} was saved with different library versions {changed}; "
             "predictions may differ slightly.", UserWarning, stacklevel=2,
         )
-    model = payload["model"]
+    model = payload.get("model")
+    from .classifier import XrayClassifier
+
+    if not isinstance(model, XrayClassifier) or not hasattr(model, "features_"):
+        raise ModelFileError(
+            f"{str(path)!r} is an xrayfeat archive without a fitted model in it "
+            f"(found {type(model).__name__}); it was not written by xrayfeat.save."
+        )
     try:
         model.features_._fitted_spec()  # features computed as when the model was fitted?
     except ConfigError as exc:
