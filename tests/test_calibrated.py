@@ -82,6 +82,38 @@ def test_any_splitter_or_list_of_folds():
         CalibratedThresholdClassifier(cv=folds[:2]).fit(X, y, groups=groups)
 
 
+@pytest.mark.filterwarnings("ignore:The groups parameter is ignored by KFold")
+@pytest.mark.parametrize("estimator", ["calibrated", "hierarchical"])
+@pytest.mark.parametrize("labels", [("NORMAL", "PNEUMONIA"), ("BACTERIA", "NORMAL", "VIRUS")])
+def test_a_training_fold_without_a_class_is_refused_clearly(estimator, labels):
+    from sklearn.model_selection import KFold
+
+    from xrayfeat import HierarchicalClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(90, 4))
+    y = np.repeat(labels, 90 // len(labels))  # sorted: KFold(len(labels)) holds each class out whole
+    cls = CalibratedThresholdClassifier if estimator == "calibrated" else HierarchicalClassifier
+    with pytest.raises(ConfigError, match=r"cv fold 0 trains on no row of class \['" + labels[0]):
+        cls(cv=KFold(len(labels))).fit(X, y)
+    cls(cv=KFold(len(labels), shuffle=True, random_state=0)).fit(X, y)  # every class in every fold: fine
+
+
+def test_class_costs_on_a_binary_problem_are_refused_not_ignored():
+    from xrayfeat import HierarchicalClassifier
+
+    X, y = _data()
+    for cls in (CalibratedThresholdClassifier, HierarchicalClassifier):
+        with pytest.raises(ConfigError, match=r"three or more classes.*threshold=c_fp / \(c_fp \+ c_fn\)"):
+            cls(cv=3, class_costs=[[0, 1], [100, 0]]).fit(X, y)
+
+
+def test_continuous_targets_are_a_config_error():
+    X, _ = _data()
+    with pytest.raises(ConfigError, match="Unknown label type"):
+        CalibratedThresholdClassifier(cv=3).fit(X, X[:, 0])
+
+
 def test_int_cv_folds_are_patient_folds():
     from xrayfeat import patient_folds
 

@@ -190,6 +190,34 @@ def test_bad_data(train, tmp_path):
     bad.write_text("not an image")
     with pytest.raises(ImageReadError, match="broken.jpeg"):
         XrayClassifier(features=FAST, cv=3).fit([*train.paths[:-1], str(bad)], train.labels)
+    with pytest.raises(ConfigError, match="X is empty"):
+        XrayClassifier(features=FAST).fit([], [])
+
+
+def test_a_single_path_is_refused_as_such(model, test_split):
+    # Not iterated into characters (which read "/" and failed with "this is a directory").
+    for call in (model.predict, model.predict_proba, model.transform_features):
+        with pytest.raises(ConfigError, match="got a single path. Wrap it in a list"):
+            call(test_split.paths[0])
+    with pytest.raises(ConfigError, match="got a single path"):
+        XrayClassifier(features=FAST).fit(test_split.paths[0], ["NORMAL"])
+
+
+def test_fit_features_follows_set_params_features(train):
+    small = {"families": ["intensity"], "image_size": 64, "progress": False}
+    wider = {**small, "families": ["intensity", "lbp"]}
+    m = XrayClassifier(features=small, cv=3).fit(train.paths, train.labels)
+    m.set_params(features=wider)
+    F = xrayfeat.FeatureExtractor(**wider).fit_transform(train.paths)
+    m.fit_features(F, train.labels, train.groups)
+    assert m.features_.families == ["intensity", "lbp"]
+    np.testing.assert_allclose(m.predict_proba(train.paths[:5]), m.model_.predict_proba(F[:5]), rtol=1e-6)
+
+
+def test_pos_label_chooses_the_hierarchys_negative_class(train):
+    m = XrayClassifier(features={"families": ["intensity"], "image_size": 64, "progress": False},
+                       classifier="hierarchical", pos_label="NORMAL", cv=3).fit(train.paths, train.labels)
+    assert (m.model_.negative_class_, m.pos_label_) == ("PNEUMONIA", "NORMAL")
 
 
 def test_unfitted_model_and_unreadable_image(model, tmp_path):
@@ -203,6 +231,21 @@ def test_unfitted_model_and_unreadable_image(model, tmp_path):
     empty.write_bytes(b"")
     with pytest.raises(ImageReadError, match=r"garbage\.png.*empty"):
         xrayfeat.predict(model, [str(empty)])
+
+
+def test_xgboost_threads_follow_n_jobs_after_loading_and_set_params(tmp_path):
+    from xrayfeat.models import BalancedXGBClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = np.where(X[:, 0] > 0, "PNEUMONIA", "NORMAL")
+    clf = BalancedXGBClassifier(n_estimators=5, n_jobs=1).fit(X, y)
+    clf._xgb = None  # as after loading a model file: the booster is rebuilt from its JSON
+    clf.predict_proba(X)
+    assert clf._model().n_jobs == 1
+    clf.set_params(n_jobs=2)
+    clf.predict_proba(X)
+    assert clf._model().n_jobs == 2
 
 
 @pytest.mark.parametrize("max_bin", [4, 64])

@@ -247,14 +247,16 @@ class CalibratedThresholdClassifier(ClassifierMixin, BaseEstimator):
         "healthy", "no finding", case-insensitive) if exactly one of them is, else
         ``classes_[1]`` (see :func:`xrayfeat._labels.positive_class`).
     class_costs : array-like of shape (n_classes, n_classes) or None, default=None
-        Multiclass only: ``class_costs[i][j]`` is the cost of predicting class j when
-        the truth is class i; predictions minimise the expected cost under the
-        probabilities (so under ``prevalence``). None: the balanced rule above.
+        Multiclass only (a binary fit refuses it: the threshold decides there):
+        ``class_costs[i][j]`` is the cost of predicting class j when the truth is
+        class i; predictions minimise the expected cost under the probabilities (so
+        under ``prevalence``). None: the balanced rule above.
     cv : int or cross-validation splitter, default=5
         An int: that many patient-grouped, class-stratified folds
         (:func:`xrayfeat.patient_folds`, seeded by ``random_state``). A splitter
         (an object with ``split(X, y, groups)``, e.g. ``GroupKFold(5)``) or a list of
-        ``(train, test)`` index pairs: those folds, whose test parts must partition the rows.
+        ``(train, test)`` index pairs: those folds, whose test parts must partition the rows
+        and whose training parts must each hold every class.
     random_state : int, default=0
         Seed of the fold assignment and of the classifier.
     n_jobs : int or None, default=None
@@ -351,7 +353,7 @@ class CalibratedThresholdClassifier(ClassifierMixin, BaseEstimator):
 
         self._validate_params()
         X, y = as_config_error(validate_data, self, X, y, dtype=[np.float64, np.float32])
-        check_classification_targets(y)
+        as_config_error(check_classification_targets, y)
         classes = np.unique(y)
         if len(classes) < 2:
             raise ConfigError(f"y holds only one class {classes.tolist()}; at least two classes are needed.")
@@ -393,11 +395,25 @@ class CalibratedThresholdClassifier(ClassifierMixin, BaseEstimator):
             # Every row needs exactly one out-of-fold score for the calibrator and threshold.
             raise ConfigError("the cv folds must hold every row out exactly once (a partition of the rows); "
                               "these do not.")
+        classes = np.unique(y)
+        for k, (train, _) in enumerate(folds):
+            missing = np.setdiff1d(classes, y[train])
+            if missing.size:
+                # Its member could not learn that class (scikit-learn would stop deep inside the fit).
+                raise ConfigError(
+                    f"cv fold {k} trains on no row of class {missing.tolist()}: every class needs rows in "
+                    "every training fold. Shuffle or stratify the splitter (e.g. StratifiedGroupKFold), or "
+                    "pass cv=<number of folds> for patient-grouped folds.")
         return folds
 
     def _check_costs(self, n_classes: int) -> np.ndarray | None:
         if self.class_costs is None:
             return None
+        if n_classes == 2:
+            raise ConfigError(
+                "class_costs applies to three or more classes; a binary model decides by its threshold. "
+                "For a cost c_fp of a false positive and c_fn of a false negative, the cheapest decision "
+                "on calibrated probabilities is threshold=c_fp / (c_fp + c_fn).")
         costs = np.asarray(self.class_costs, dtype=float)
         if costs.shape != (n_classes, n_classes) or not np.isfinite(costs).all():
             raise ConfigError(
@@ -447,7 +463,7 @@ class CalibratedThresholdClassifier(ClassifierMixin, BaseEstimator):
             raise ConfigError(f"classifier {self.classifier!r} has no probabilities of its own; use "
                               "calibration='sigmoid' or 'isotonic'.")
         objective = self._objective(classes)
-        costs = self._check_costs(len(classes)) if len(classes) > 2 else None
+        costs = self._check_costs(len(classes))
         if self.calibration == "isotonic" and len(y) < _ISOTONIC_MIN:
             warnings.warn(f"isotonic calibration on {len(y)} rows (< {_ISOTONIC_MIN}) tends to "
                           "overfit; consider calibration='sigmoid'.", UserWarning, stacklevel=2)

@@ -20,6 +20,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
 from ._fitted import check_is_fitted
+from ._labels import positive_class
+from ._runner import _as_sources
 from .calibrated import CalibratedThresholdClassifier
 from .exceptions import ConfigError
 
@@ -205,6 +207,10 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
             if unknown:
                 raise ConfigError(f"unknown parameter(s) {sorted(unknown)} for classifier 'hierarchical'; "
                                   f"accepted: {classifier_param_names(name)}.")
+            if self.pos_label is not None and classes is not None and len(np.unique(classes)) == 2:
+                # The binary pos_label names the class the hierarchy's first stage is not.
+                labels = np.unique(np.asarray(classes))
+                params.setdefault("negative_class", labels[labels != positive_class(labels, self.pos_label)][0])
             return HierarchicalClassifier(**params, **common)
         return CalibratedThresholdClassifier(classifier=name, classifier_params=self.classifier_params,
                                              pos_label=self.pos_label, **common)
@@ -253,7 +259,7 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        X = list(X)
+        X = _as_sources(X)
         y = np.asarray(y)
         if y.ndim != 1 or len(X) != len(y):
             raise ConfigError(f"X has {len(X)} images but y has shape {y.shape}; they must match.")
@@ -267,8 +273,7 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
         numeric._validate_params(owner=type(self).__name__)
         numeric._objective(classes)  # refuse a bad threshold before the features are paid for
         self.features_ = self._extractor()
-        F = self.features_.fit_transform(X)
-        return self.fit_features(F, y, groups)
+        return self._fit_numeric(self.features_.fit_transform(X), y, groups)
 
     def fit_features(self, F: np.ndarray, y, groups) -> XrayClassifier:
         """Fit the classifier on features already extracted with this model's ``features``.
@@ -293,8 +298,13 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
         ConfigError
             If ``F`` does not have this extractor's number of features.
         """
-        if "features_" not in self.__dict__:
-            self.features_ = self._extractor().fit()
+        # From the current parameters: after set_params(features=...) the old extractor
+        # would check F against, and then predict with, the wrong features.
+        self.features_ = self._extractor().fit()
+        return self._fit_numeric(F, y, groups)
+
+    def _fit_numeric(self, F: np.ndarray, y, groups) -> XrayClassifier:
+        """Fit the classifier behind ``features_`` on its feature matrix ``F``."""
         n_names = len(self.features_.get_feature_names_out())
         F = np.asarray(F)
         if F.ndim != 2 or F.shape[1] != n_names:
@@ -358,7 +368,7 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
         -------
         ndarray of shape (n, n_features)
         """
-        return self._prediction_extractor().transform(list(X))
+        return self._prediction_extractor().transform(X)
 
     def predict_proba(self, X) -> np.ndarray:
         """Calibrated class probabilities, shape (n, n_classes), in ``classes_`` order."""

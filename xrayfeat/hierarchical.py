@@ -198,8 +198,7 @@ class HierarchicalClassifier(CalibratedThresholdClassifier):
                 "p(class)/prior(class), or the cheapest under class_costs=, also with two classes; for "
                 "a tuned or fixed threshold use CalibratedThresholdClassifier.")
         self._objective(classes)
-        # Binary problems have no cost matrix (as in the parent).
-        costs = self._check_costs(len(classes)) if len(classes) > 2 else None
+        costs = self._check_costs(len(classes))
         folds = self._folds(X, y, groups)
         is_neg = y == negative
         first = self._stage(self.C, folds).fit(X, is_neg, groups=groups)

@@ -193,6 +193,9 @@ class BalancedXGBClassifier(ClassifierMixin, BaseEstimator):
             model = XGBClassifier()
             model.load_model(bytearray(self.booster_json_))
             self._xgb = model
+        if self._xgb.n_jobs != self.n_jobs:
+            # A booster read from JSON would use every core; set_params(n_jobs=) must count too.
+            self._xgb.set_params(n_jobs=self.n_jobs)
         return self._xgb
 
     def predict_proba(self, X) -> np.ndarray:
