@@ -1,4 +1,4 @@
-"""scikit-learn conformance of every numeric estimator (``parametrize_with_checks``).
+"""scikit-learn conformance: every numeric estimator (``parametrize_with_checks``), and the API checks of the image-level ones.
 
 The exceptions listed are real properties of the estimators, not bugs:
 
@@ -44,3 +44,22 @@ def _expected(estimator) -> dict:
 @pytest.mark.filterwarnings("ignore:a hierarchical model splits one negative class off first")
 def test_sklearn_conformance(estimator, check):
     check(estimator)
+
+
+# The image-level estimators take paths or images, not the numeric arrays of the full
+# checks; these are the checks of the estimator API itself, which hold for any input.
+_API_CHECKS = ("check_no_attributes_set_in_init", "check_get_params_invariance", "check_set_params",
+               "check_estimator_cloneable", "check_do_not_raise_errors_in_init_or_set_params",
+               "check_mixin_order", "check_estimator_repr", "check_estimator_tags_renamed",
+               "check_valid_tag_types", "check_parameters_default_constructible")
+
+
+@pytest.mark.parametrize("check_name", _API_CHECKS)
+@pytest.mark.parametrize("make", ["FeatureExtractor", "XrayClassifier"])
+def test_image_estimators_follow_the_estimator_api(make, check_name):
+    import sklearn.utils.estimator_checks as checks
+
+    import xrayfeat
+
+    estimator = getattr(xrayfeat, make)()
+    getattr(checks, check_name)(make, estimator)
