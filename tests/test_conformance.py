@@ -1,4 +1,5 @@
-"""scikit-learn conformance: every numeric estimator (``parametrize_with_checks``), and the API checks of the image-level ones.
+"""scikit-learn conformance: every numeric estimator (``parametrize_with_checks``), and the
+estimator-API checks of the image-level ones.
 
 The exceptions listed are real properties of the estimators, not bugs:
 
