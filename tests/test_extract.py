@@ -420,6 +420,20 @@ def test_progress_bar_can_be_forced(images, capsys):
     assert capsys.readouterr().err == ""
 
 
+def test_progress_without_tqdm_is_one_line_of_its_own(images, capsys, monkeypatch):
+    import importlib.util
+
+    import xrayfeat._progress as progress
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(progress.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "tqdm" else real(name, *a))
+    FeatureExtractor(families=["intensity"], image_size=64, progress=True).fit().transform(images[:3])
+    err = capsys.readouterr().err
+    assert "tqdm" not in err and err.endswith("\n")
+    assert err.rstrip().split("\r")[-1].startswith("xrayfeat features: 3/3 (100%), ")
+
+
 def test_dask_backend(images, tmp_path):
     distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
     import joblib

@@ -24,6 +24,19 @@ def test_import_is_cheap():
     assert json.loads(out.stdout) == []
 
 
+def test_runtime_dependencies_are_the_chosen_ones():
+    # Anything else must be an optional extra, with its reason in setup.cfg.
+    import configparser
+    import re
+
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg")
+    names = {re.split(r"[<>=;\s]", line.strip())[0].lower()
+             for line in cfg["options"]["install_requires"].splitlines() if line.strip()}
+    assert names == {"numpy", "scipy", "scikit-image", "scikit-learn", "xgboost", "opencv-python-headless",
+                     "joblib", "skops", "tomli"}
+
+
 def test_public_names_resolve():
     for name in xrayfeat.__all__:
         assert getattr(xrayfeat, name) is not None, name

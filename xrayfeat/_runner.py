@@ -18,6 +18,7 @@ import numpy as np
 
 from . import _per_image
 from ._per_image import _Spec
+from ._progress import progress_bar
 from .cache import check_memory, entry_key
 from .io import content_digest
 from .exceptions import CacheError, ConfigError, ImageReadError, XrayfeatError
@@ -273,15 +274,9 @@ def _as_sources(X: Any) -> list[Any]:
 
 
 def _show_progress(progress: Any, n: int) -> bool:
-    import importlib.util
-
-    have_tqdm = importlib.util.find_spec("tqdm") is not None
     if progress == "auto":
-        # tqdm is an optional extra: without it "auto" quietly shows no bar.
-        return have_tqdm and n >= _AUTO_PROGRESS_MIN and sys.stderr is not None and sys.stderr.isatty()
-    if progress and not have_tqdm:
-        raise ConfigError("progress=True needs the optional tqdm package: pip install 'xrayfeat[progress]'.")
-    return bool(progress)
+        return n >= _AUTO_PROGRESS_MIN and sys.stderr is not None and sys.stderr.isatty()
+    return bool(progress) and sys.stderr is not None
 
 
 def _batches(positions: Sequence[int], batch_size: int | str, n_workers: int) -> list[list[int]]:
@@ -359,9 +354,7 @@ def _extract(sources: list[Any], spec: _Spec, n_features: int, config_hash: str,
         batches = _batches(todo, batch_size, effective_n_jobs(n_jobs))
         bar = None
         if _show_progress(progress, len(todo)):
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=len(todo), desc="xrayfeat features", unit="img", file=sys.stderr)
+            bar = progress_bar(len(todo), "xrayfeat features")
         try:
             for result in _run_batches(spec, sources, batches, n_jobs, on_error == "skip"):
                 if on_error == "raise" and result and result[0][0] == "error":

@@ -176,9 +176,10 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         Parallel workers (joblib semantics: None means 1 unless inside a
         :func:`joblib.parallel_config` context; -1 means all cores).
     progress : bool or "auto", default="auto"
-        Show a tqdm progress bar; "auto" shows it when at least 500 images are
-        to be computed, stderr is a terminal and tqdm (the ``progress`` extra)
-        is installed.
+        Show progress on standard error: tqdm's bar if tqdm (the ``progress``
+        extra) is installed, else a one-line count with rate and time left;
+        "auto" shows it when at least 500 images are to be computed and stderr
+        is a terminal.
     batch_size : int or "auto", default="auto"
         Images per parallel task (and per cache transaction). "auto" gives
         every worker about four batches, at most 64 images each.
