@@ -113,6 +113,11 @@ def load_data(cfg: dict[str, Any]):
         if d["root"] or not d["train"]:
             root = Path(d["root"]).expanduser().resolve() if d["root"] else sample_path()
             full = load_dataset(root, **kw)
+            if d["root"] and not set(full.splits.tolist()) - {""}:
+                raise DatasetError(
+                    f"--data {root} has no train/ and test/ splits (class folders only). For a "
+                    f"cross-validation-only run use --train {root}; to score a test set, give a root "
+                    "with train/ and test/, or pass the test set with --test.")
             train = full.split("train")
             if d["val"] == "train" and "val" in set(full.splits.tolist()):
                 train = full.subset(np.isin(full.splits, ["train", "val"]))
@@ -497,10 +502,12 @@ def _cli_layer(args: argparse.Namespace) -> dict[str, Any]:
     return layer
 
 
-def main(argv: Sequence[str] | None = None, *, prog: str = "python -m experiments.run") -> int:
+def main(argv: Sequence[str] | None = None, *, prog: str = "python -m experiments.run",
+         error_prefix: str | None = None) -> int:
     """Command-line entry point; returns the process exit code.
 
-    ``prog`` names the command in ``--help`` (``xrayfeat bench`` runs this too).
+    ``prog`` names the command in ``--help`` (``xrayfeat bench`` runs this too), and
+    ``error_prefix`` starts its one-line errors (None: the error's class name).
 
     0 on success, 1 when some pipelines failed (the rest is reported), 2 for configuration, data or predictions-file errors (printed
     as one ``ConfigError: ...`` line, no traceback), 130 when interrupted.
@@ -519,7 +526,7 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "python -m experiment
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except XrayfeatError as exc:
-        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"{error_prefix or type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

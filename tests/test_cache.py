@@ -67,6 +67,14 @@ def test_not_a_database_is_a_clear_error(tmp_path):
         FeatureCache(3)  # type: ignore[arg-type]
 
 
+def test_a_file_where_the_cache_folder_should_be_says_so(tmp_path):
+    taken = tmp_path / "cachefile"
+    taken.write_text("somebody's notes")
+    with pytest.raises(CacheError, match=r"'.*cachefile' is a file, not a folder.*--cache on the command line"):
+        FeatureCache(taken).size()
+    assert taken.read_text() == "somebody's notes"
+
+
 def test_schema_version_mismatch(tmp_path):
     cache = FeatureCache(tmp_path)
     cache.size()

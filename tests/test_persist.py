@@ -347,3 +347,18 @@ def test_built_in_family_instances_load_and_foreign_classifiers_are_refused_at_s
     with pytest.raises(ModelFileError, match=r"xrayfeat.load would refuse: \[.*RandomForestClassifier"):
         save(forest, tmp_path / "forest.xrf")
     assert not list(tmp_path.glob("*forest*"))  # nothing half-written is left behind
+
+
+def test_save_refuses_a_folder_and_a_file_that_is_not_a_model(tmp_path, saved_model):
+    model = load(saved_model)
+    with pytest.raises(ModelFileError, match=r"it is a folder\. Give a file name"):
+        save(model, tmp_path)
+    photo = tmp_path / "film.jpeg"
+    photo.write_bytes(b"\xff\xd8\xff\xe0 a film")
+    with pytest.raises(ModelFileError, match="exists and is not a model file, so it was not overwritten"):
+        save(model, photo)
+    assert photo.read_bytes() == b"\xff\xd8\xff\xe0 a film"
+    again = save(model, tmp_path / "m.xrf")
+    save(model, again)  # an earlier model file is replaced
+    with pytest.raises(ModelFileError, match="is a folder, not a model file"):
+        load(tmp_path)

@@ -27,8 +27,9 @@ def test_split():
 
 
 @pytest.mark.parametrize("value, message", [
-    (1.2, "strictly between 0 and 1"),
-    (0.0, "strictly between 0 and 1"),
+    (1.2, r"strictly between 0 and 1 \(the share of the positive class\); got 1\.2\."),
+    (0.0, r"strictly between 0 and 1 \(the share of the positive class\); got 0\.0\."),
+    ([1.5, -0.5], r"shares must lie strictly between 0 and 1; got \[1\.5, -0\.5\]"),
     ({"NORMAL": 0.5}, "a share for each"),
     ([0.2, 0.2], "sum to 1"),
     ("lots", "number, a dict or a sequence"),
@@ -144,6 +145,18 @@ def test_estimate_prevalence_on_held_out_patients(model, test_split):
     finally:
         model.set_prevalence(None)
     assert again.prevalence == pytest.approx(est.prevalence)
+
+
+def test_estimate_prevalence_can_skip_unreadable_films(model, test_split, tmp_path):
+    bad = tmp_path / "cut.jpeg"
+    bad.write_bytes(b"\xff\xd8\xff")  # a JPEG cut short after its first marker
+    films = [*test_split.paths, str(bad)]
+    with pytest.raises(xrayfeat.ImageReadError, match="cut.jpeg"):
+        xrayfeat.estimate_prevalence(model, films)
+    with pytest.warns(UserWarning, match=r"skipped 1 unreadable image\(s\): .*cut\.jpeg"):
+        est = xrayfeat.estimate_prevalence(model, films, on_error="skip")
+    assert list(est.skipped) == [len(films) - 1] and est.n_images == len(test_split)
+    assert est.prevalence == pytest.approx(xrayfeat.estimate_prevalence(model, test_split).prevalence)
 
 
 def test_prevalence_survives_save_and_load(tmp_path, model, test_split):

@@ -8,6 +8,7 @@ unreadable to colleagues. :func:`publish` gives the temporary file the mode
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 import threading
@@ -38,6 +39,9 @@ def publish(tmp: str | os.PathLike, path: str | os.PathLike) -> None:
     path : str or path-like
         The destination; replaced in one step if it exists.
     """
+    if os.path.isdir(path):
+        # os.replace would name the temporary file, which the user never heard of.
+        raise IsADirectoryError(errno.EISDIR, "is a folder, not a file: give a file name", os.fspath(path))
     os.chmod(tmp, default_file_mode())
     os.replace(tmp, path)
 

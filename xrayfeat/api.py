@@ -40,7 +40,8 @@ def _training_data(data: Any, labels: str) -> tuple[list, np.ndarray, np.ndarray
     if "train" in set(ds.splits):
         ds = ds.split("train")
     elif set(ds.splits) - {""}:
-        raise DatasetError(f"{ds.root!r} has splits {sorted(set(ds.splits))} but no 'train' split to fit on.")
+        raise DatasetError(f"{ds.root!r} has splits {sorted(set(ds.splits.tolist()))} but no 'train' split "
+                           "to fit on.")
     return ds.paths.tolist(), ds.labels, ds.groups
 
 
@@ -264,6 +265,25 @@ class PredictionTable:
         return pd.DataFrame(self.rows())
 
 
+def _features_or_skip(model: XrayClassifier, sources: list, on_error: str
+                      ) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
+    """The model's features of resolved ``sources``, which rows are usable, and why the others are not.
+
+    With ``on_error="skip"`` one warning names the unreadable images (the first three).
+    """
+    if on_error not in ("raise", "skip"):
+        raise ConfigError(f"on_error must be 'raise' or 'skip'; got {on_error!r}.")
+    F, info = model._prediction_extractor().transform_with_info(sources, on_error=on_error)
+    ok = np.array([i not in info.errors for i in range(len(sources))], dtype=bool)
+    if info.errors:
+        shown = "; ".join(info.errors[i] for i in list(info.errors)[:3])
+        more = f" (and {len(info.errors) - 3} more)" if len(info.errors) > 3 else ""
+        # stacklevel 3: the caller of predict_table / estimate_prevalence.
+        warnings.warn(f"skipped {len(info.errors)} unreadable image(s): {shown}{more}", UserWarning,
+                      stacklevel=3)
+    return F, ok, info.errors
+
+
 def predict_table(model: XrayClassifier, images: Any, *, on_error: str = "raise") -> PredictionTable:
     """Predict labels and probabilities, each next to the file it belongs to.
 
@@ -308,22 +328,14 @@ def predict_table(model: XrayClassifier, images: Any, *, on_error: str = "raise"
     With files, ``table.to_csv("predictions.csv")`` writes one row per image.
     """
     model = _check_model(model)
-    if on_error not in ("raise", "skip"):
-        raise ConfigError(f"on_error must be 'raise' or 'skip'; got {on_error!r}.")
     sources = resolve_images(images)
-    F, info = model._prediction_extractor().transform_with_info(sources, on_error=on_error)
-    ok = np.array([i not in info.errors for i in range(len(sources))], dtype=bool)
+    F, ok, errors = _features_or_skip(model, sources, on_error)
     proba = np.full((len(sources), len(model.classes_)), np.nan)
     labels = np.full(len(sources), None, dtype=object)
     if ok.any():
         proba[ok] = model.model_.predict_proba(F[ok])
         labels[ok] = model.model_._labels(proba[ok])  # one classification, for both columns
     names = [s if isinstance(s, str) else f"<array {i}>" for i, s in enumerate(sources)]
-    if info.errors:
-        shown = "; ".join(info.errors[i] for i in list(info.errors)[:3])
-        more = f" (and {len(info.errors) - 3} more)" if len(info.errors) > 3 else ""
-        warnings.warn(f"skipped {len(info.errors)} unreadable image(s): {shown}{more}", UserWarning,
-                      stacklevel=2)
     return PredictionTable(images=names, labels=labels, proba=proba,
-                           classes=[str(c) for c in model.classes_], errors=info.errors,
+                           classes=[str(c) for c in model.classes_], errors=errors,
                            threshold=None if model.threshold_ is None else float(model.threshold_))

@@ -167,6 +167,11 @@ class FeatureCache:
     def _connection(self) -> sqlite3.Connection:
         if self._conn is not None and self._pid == os.getpid():
             return self._conn
+        if self.path.parent.exists() and not self.path.parent.is_dir():
+            raise CacheError(
+                f"the feature cache location {str(self.path.parent)!r} is a file, not a folder; give a "
+                f"folder, or a path ending in .sqlite for the cache file itself; or {_ELSEWHERE}",
+                kind="permission")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(
@@ -174,8 +179,8 @@ class FeatureCache:
             )
         except PermissionError as exc:
             raise CacheError(
-                f"cannot create the feature cache at {str(self.path)!r}: {exc.strerror}; pass "
-                "memory=None or a writable memory= location.", kind="permission",
+                f"cannot create the feature cache at {str(self.path)!r}: {exc.strerror}; {_ELSEWHERE}",
+                kind="permission",
             ) from None
         except (OSError, sqlite3.Error) as exc:
             if isinstance(exc, sqlite3.Error):
@@ -220,14 +225,13 @@ class FeatureCache:
         if "readonly" in text or "read-only" in text or "unable to open" in text:
             return CacheError(
                 f"the feature cache {str(self.path)!r} is not writable ({text}); check the "
-                "permissions of the file and its folder, or pass memory=None or another "
-                "memory= location.", kind="permission",
+                f"permissions of the file and its folder; or {_ELSEWHERE}", kind="permission",
             )
         if "malformed" in text or "not a database" in text or type(exc) is sqlite3.DatabaseError:
             return CacheError(
                 f"the feature cache {str(self.path)!r} is damaged or not an xrayfeat feature "
                 f"cache ({text}); delete that file (cached features are recomputed on the next "
-                "run) or pass another memory= location.", kind="damaged",
+                f"run); or {_ELSEWHERE}", kind="damaged",
             )
         return CacheError(f"feature cache {str(self.path)!r}: {text}.")
 
@@ -422,6 +426,11 @@ class FeatureCache:
                 conn, lambda: conn.execute("DELETE FROM features WHERE config = ?", (config,)).rowcount
             )
         return int(n)
+
+
+# The remedy every cache error ends with, in the words of both the API and the console script.
+_ELSEWHERE = ("use another cache location (memory= in Python, --cache on the command line) or none "
+              "(memory=None, or no --cache).")
 
 
 def check_memory(memory: Any) -> FeatureCache | None:

@@ -10,6 +10,7 @@ stderr, no traceback), 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import warnings
@@ -166,10 +167,11 @@ def _load(path: str):
 def _cmd_fit(args: argparse.Namespace) -> int:
     from .api import fit
     from .sample_data import load_sample
-    from .persist import save
+    from .persist import check_destination, save
 
     if args.sample == (args.data is not None):
         raise ConfigError("give either DATA or --sample (not both, not neither).")
+    check_destination(args.output)  # before the fit, not after it
     data = load_sample("train", labels=args.labels) if args.sample else args.data
     what = "the embedded sample" if args.sample else repr(args.data)
     from .dataset import BINARY_CLASSES, THREE_CLASSES
@@ -193,6 +195,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 def _cmd_predict(args: argparse.Namespace) -> int:
     from .api import predict_table, resolve_images
 
+    if args.output != "-" and os.path.isdir(args.output):
+        raise ConfigError(f"-o {args.output!r} is a folder; give the CSV file's name.")
     model = _load(args.model)
     if args.jobs is not None:
         model.set_params(n_jobs=args.jobs)
@@ -227,6 +231,9 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
     if importlib.util.find_spec("matplotlib") is None:
         raise ConfigError("xrayfeat explain draws with matplotlib: pip install 'xrayfeat[plot]'.")
+    if os.path.isdir(args.image):
+        raise ConfigError(f"explain draws one film; {args.image!r} is a folder. Give one image file "
+                          "(or call xrayfeat.explain on the folder from Python).")
     model = _load(args.model)
     e = explain(model, args.image)
     out = e.save_png(args.output, args.image)
@@ -249,7 +256,7 @@ def _cmd_bench(argv: Sequence[str]) -> int:
         from experiments.run import main as run_main
     except ImportError as exc:  # pragma: no cover - a broken installation
         raise ConfigError(f"the benchmark runner is not installed with this xrayfeat ({exc}).") from None
-    return run_main(list(argv), prog=f"{PROG} bench")
+    return run_main(list(argv), prog=f"{PROG} bench", error_prefix=f"{PROG}: error")
 
 
 def _one_line_warnings(message, category, filename, lineno, file=None, line=None) -> None:

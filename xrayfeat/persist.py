@@ -188,6 +188,35 @@ def _for_saving(model: Any) -> Any:
     return out
 
 
+def check_destination(path: str | os.PathLike) -> Path:
+    """Refuse a path :func:`save` must not write to: a folder, or a file that is not a model.
+
+    Callers that fit first check here before the fit, not after it.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    ModelFileError
+        If ``path`` is a folder, or an existing file that is not a zip archive
+        (an image, a CSV: somebody's data, which a model must not replace).
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ModelFileError(f"cannot save the model to {str(path)!r}: it is a folder. Give a file name, "
+                             f"e.g. {str(path / 'model.xrf')!r}.")
+    if path.is_file() and _file_head(path) != b"PK\x03\x04":
+        raise ModelFileError(f"{str(path)!r} exists and is not a model file, so it was not overwritten; "
+                             "choose another name or remove it first.")
+    return path
+
+
 def save(model: Any, path: str | os.PathLike) -> Path:
     """Save a fitted model to a safe skops file, atomically.
 
@@ -211,7 +240,7 @@ def save(model: Any, path: str | os.PathLike) -> Path:
 
     if not isinstance(model, XrayClassifier) or not hasattr(model, "model_"):
         raise ModelFileError(f"only fitted xrayfeat models can be saved; got {type(model).__name__}.")
-    path = Path(path)
+    path = check_destination(path)
     model = _for_saving(model)
     config = json.dumps(model.get_params(deep=False), default=repr, sort_keys=True)
     payload = {
@@ -242,6 +271,15 @@ def save(model: Any, path: str | os.PathLike) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def _file_head(path: Path) -> bytes:
+    """The first four bytes of a file (fewer if it is shorter; empty if unreadable)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4)
+    except OSError:
+        return b""
 
 
 def _check_archive(path: Path) -> None:
@@ -340,6 +378,8 @@ def load(path: str | os.PathLike) -> Any:
     import skops.io as sio
 
     path = Path(path)
+    if path.is_dir():
+        raise ModelFileError(f"{str(path)!r} is a folder, not a model file (a .xrf file written by xrayfeat.save).")
     if not path.is_file():
         raise ModelFileError(f"no such model file: {str(path)!r}.")
     _check_archive(path)

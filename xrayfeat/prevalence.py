@@ -20,7 +20,7 @@ never applied unless asked for.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -73,6 +73,9 @@ def resolve_prior(prevalence: Any, classes: np.ndarray, *, pos_label: Any = None
         from ._labels import positive_class
 
         p = float(prevalence)
+        if not 0.0 < p < 1.0:  # said in the user's terms, not as the two-class prior it implies
+            raise ConfigError(f"{name} must lie strictly between 0 and 1 (the share of the positive class); "
+                              f"got {prevalence!r}.")
         prior = np.where(classes == positive_class(classes, pos_label), p, 1.0 - p)
     elif isinstance(prevalence, dict):
         keys = {str(k) for k in prevalence}
@@ -187,6 +190,9 @@ class PrevalenceEstimate:
         False if EM hit the iteration limit.
     method : str
         ``"em (transductive)"``: the estimate uses the images to be classified.
+    skipped : dict
+        ``{position: reason}`` of the images that could not be read
+        (``on_error="skip"``); they are not in ``n_images``.
     """
 
     prevalence: dict
@@ -194,9 +200,11 @@ class PrevalenceEstimate:
     n_iter: int
     converged: bool
     method: str = "em (transductive)"
+    skipped: dict = field(default_factory=dict)
 
 
-def estimate_prevalence(model: Any, images: Any, *, max_iter: int = 1000) -> PrevalenceEstimate:
+def estimate_prevalence(model: Any, images: Any, *, max_iter: int = 1000,
+                        on_error: str = "raise") -> PrevalenceEstimate:
     """Estimate a new site's class mix from its unlabelled images (opt-in, transductive).
 
     The model's probabilities under its *training* mix are used, whatever
@@ -211,6 +219,9 @@ def estimate_prevalence(model: Any, images: Any, *, max_iter: int = 1000) -> Pre
         A few hundred are needed for a stable estimate.
     max_iter : int, default=1000
         EM iteration limit.
+    on_error : {"raise", "skip"}, default="raise"
+        "skip": images that cannot be read are left out, listed in ``skipped``
+        and named in one warning (as in :func:`xrayfeat.predict_table`).
 
     Returns
     -------
@@ -219,7 +230,9 @@ def estimate_prevalence(model: Any, images: Any, *, max_iter: int = 1000) -> Pre
     Raises
     ------
     ConfigError
-        If the model is not fitted.
+        If the model is not fitted, or no image could be read.
+    ImageReadError
+        With ``on_error="raise"``, for the first unreadable image.
 
     Examples
     --------
@@ -228,13 +241,16 @@ def estimate_prevalence(model: Any, images: Any, *, max_iter: int = 1000) -> Pre
     """
     from sklearn.utils.validation import check_is_fitted
 
-    from .api import _check_model, resolve_images
+    from .api import _check_model, _features_or_skip, resolve_images
 
     model = _check_model(model)
     check_is_fitted(model, "model_")
-    proba = model.model_.training_mix_proba(model.transform_features(resolve_images(images)))
+    F, ok, errors = _features_or_skip(model, resolve_images(images), on_error)
+    if not ok.any():
+        raise ConfigError(f"none of the {len(ok)} image(s) could be read, so nothing is left to estimate from.")
+    proba = model.model_.training_mix_proba(F[ok])
     prior, n_iter, converged = em_prevalence(proba, model.train_prior_, max_iter=max_iter)
     return PrevalenceEstimate(
         prevalence={c.item() if hasattr(c, "item") else c: float(v) for c, v in zip(model.classes_, prior)},
-        n_images=int(len(proba)), n_iter=int(n_iter), converged=bool(converged),
+        n_images=int(len(proba)), n_iter=int(n_iter), converged=bool(converged), skipped=errors,
     )

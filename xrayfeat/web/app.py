@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -188,6 +190,7 @@ def serve(model: Any = None, *, host: str = "127.0.0.1", port: int = DEFAULT_POR
         Called with the server once it listens (tests use it to stop it).
     """
     _flask()  # before fitting anything: say at once that the extra is missing
+    _check_address(host, port)
     note = ""
     if model is None:
         t0 = time.perf_counter()
@@ -215,6 +218,30 @@ def serve(model: Any = None, *, host: str = "127.0.0.1", port: int = DEFAULT_POR
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
     log("stopped")
+
+
+def _check_address(host: str, port: int) -> None:
+    """Refuse, in one line, an address the server could not listen on.
+
+    Werkzeug prints its own lines and exits when binding fails, and silently wraps
+    a port above 65535; checked here first (with the same SO_REUSEADDR, so a port
+    in TIME_WAIT is not mistaken for a busy one).
+    """
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ConfigError(f"port must be an integer in 0-65535 (0: any free port); got {port!r}.")
+    try:
+        family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        raise ConfigError(f"cannot serve on host {host!r}: {exc.strerror or exc}.") from None
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigError(f"port {port} on {host} is in use by another program; choose another "
+                                  "with --port (0: any free port).") from None
+            raise ConfigError(f"cannot serve on {host}:{port}: {exc.strerror or exc}.") from None
 
 
 def _interrupt(signum: int, frame: Any) -> None:
