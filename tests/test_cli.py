@@ -139,3 +139,16 @@ def test_serve_without_the_web_extra_says_how_to_install_it(monkeypatch, capsys)
     assert main(["serve"]) == 2
     assert capsys.readouterr().err.strip() == (
         "xrayfeat: error: xrayfeat serve needs the optional Flask package: pip install 'xrayfeat[web]'")
+
+
+def test_fit_skip_unreadable_lists_the_files_it_left_out(tmp_path, capsys):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(SAMPLE_CLASSES, data)
+    (data / "NORMAL" / "IM-9999-0001.jpeg").write_bytes(b"")
+    assert main(["fit", str(data), "-o", str(tmp_path / "m.xrf"), "--cv", "3"]) == 2
+    assert "IM-9999-0001.jpeg" in capsys.readouterr().err
+    assert main(["fit", str(data), "-o", str(tmp_path / "m.xrf"), "--cv", "3", "--skip-unreadable"]) == 0
+    err = capsys.readouterr().err
+    assert "xrayfeat: skipped: " in err and "IM-9999-0001.jpeg" in err and "model written to" in err

@@ -374,3 +374,17 @@ def test_a_bad_image_stops_a_parallel_extraction_without_joblib_noise(test_split
     assert not [w for w in caught if "cancelled" in str(w.message)], [str(w.message) for w in caught]
     X, info = fx.transform_with_info(paths, on_error="skip")
     assert list(info.errors) == [0] and np.isnan(X[0]).all() and np.isfinite(X[1:]).all()
+
+
+def test_fit_can_leave_unreadable_training_films_out(train, tmp_path):
+    bad = tmp_path / "NORMAL2-IM-9999-0001.jpeg"
+    bad.write_bytes(b"")
+    paths, labels = [*train.paths, str(bad)], [*train.labels, "NORMAL"]
+    with pytest.raises(ImageReadError, match="NORMAL2-IM-9999-0001.jpeg"):
+        xrayfeat.fit((paths, labels), features=FAST, cv=3)
+    with pytest.warns(UserWarning, match=r"left 1 unreadable training image\(s\) out of the fit"):
+        m = xrayfeat.fit((paths, labels), features=FAST, cv=3, on_error="skip")
+    assert list(m.skipped_) == [str(bad)] and "empty" in m.skipped_[str(bad)]
+    clean = xrayfeat.fit((list(train.paths), list(train.labels)), features=FAST, cv=3)
+    np.testing.assert_array_equal(m.predict_proba(train.paths[:5]), clean.predict_proba(train.paths[:5]))
+    assert clean.skipped_ == {}

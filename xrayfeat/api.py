@@ -57,6 +57,7 @@ def fit(
     random_state: int = 0,
     memory: Any = None,
     n_jobs: int | None = None,
+    on_error: str = "raise",
     **kwargs: Any,
 ) -> XrayClassifier:
     """Fit a chest X-ray classifier with calibrated probabilities and a chosen threshold.
@@ -88,6 +89,10 @@ def fit(
         On-disk feature cache.
     n_jobs : int or None, default=None
         Parallel jobs.
+    on_error : {"raise", "skip"}, default="raise"
+        "skip": training images that cannot be read are left out of the fit,
+        named in one warning and listed in the model's ``skipped_``
+        (``{file: reason}``); "raise" stops at the first one.
     **kwargs
         Other :class:`xrayfeat.XrayClassifier` parameters (``classifier_params``,
         ``class_costs``, ``prevalence``: the deployment site's class mix, see
@@ -98,12 +103,14 @@ def fit(
     XrayClassifier
         Fitted; see its ``threshold_``, ``objective_`` and ``cv_results_``.
     """
+    if on_error not in ("raise", "skip"):
+        raise ConfigError(f"on_error must be 'raise' or 'skip'; got {on_error!r}.")
     paths, y, groups = _training_data(data, labels)
     model = XrayClassifier(
         classifier=classifier, features=features, threshold=threshold, calibration=calibration,
         cv=cv, random_state=random_state, memory=memory, n_jobs=n_jobs, **kwargs,
     )
-    return model.fit(paths, y, groups=groups)
+    return model._fit(paths, y, groups=groups, on_error=on_error)
 
 
 def resolve_images(images: Any) -> list:

@@ -14,6 +14,7 @@ It is two estimators in a row:
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 import numpy as np
@@ -133,6 +134,9 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
         Class labels, in the column order of :meth:`predict_proba`.
     features_ : FeatureExtractor
         The extractor used.
+    skipped_ : dict
+        ``{file: reason}`` of the training images left out because they could not
+        be read (only with ``xrayfeat.fit(..., on_error="skip")``; else empty).
     model_ : CalibratedThresholdClassifier
         The fitted estimator on features; the attributes below are its own, shown here.
     pos_label_ : object or None
@@ -259,6 +263,10 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
         -------
         self
         """
+        return self._fit(X, y, groups)
+
+    def _fit(self, X, y, groups=None, on_error: str = "raise") -> XrayClassifier:
+        """:meth:`fit`; ``on_error="skip"`` (:func:`xrayfeat.fit`) leaves unreadable images out."""
         X = _as_sources(X)
         y = np.asarray(y)
         if y.ndim != 1 or len(X) != len(y):
@@ -272,8 +280,17 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
         numeric = self._numeric(classes)
         numeric._validate_params(owner=type(self).__name__)
         numeric._objective(classes)  # refuse a bad threshold before the features are paid for
-        self.features_ = self._extractor()
-        return self._fit_numeric(self.features_.fit_transform(X), y, groups)
+        self.features_ = self._extractor().fit()
+        F, info = self.features_.transform_with_info(X, on_error=on_error)
+        self.skipped_ = {X[i] if isinstance(X[i], str) else f"<array {i}>": reason
+                         for i, reason in info.errors.items()}
+        if info.errors:
+            keep = np.setdiff1d(np.arange(len(y)), list(info.errors))
+            warnings.warn(f"left {len(info.errors)} unreadable training image(s) out of the fit (listed in "
+                          f"skipped_): {'; '.join(list(info.errors.values())[:3])}"
+                          + (" ..." if len(info.errors) > 3 else ""), UserWarning, stacklevel=3)
+            F, y, groups = F[keep], y[keep], groups[keep]
+        return self._fit_numeric(F, y, groups)
 
     def fit_features(self, F: np.ndarray, y, groups) -> XrayClassifier:
         """Fit the classifier on features already extracted with this model's ``features``.
@@ -301,6 +318,7 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
         # From the current parameters: after set_params(features=...) the old extractor
         # would check F against, and then predict with, the wrong features.
         self.features_ = self._extractor().fit()
+        self.skipped_ = {}
         return self._fit_numeric(F, y, groups)
 
     def _fit_numeric(self, F: np.ndarray, y, groups) -> XrayClassifier:
