@@ -152,3 +152,16 @@ def test_fit_skip_unreadable_lists_the_files_it_left_out(tmp_path, capsys):
     assert main(["fit", str(data), "-o", str(tmp_path / "m.xrf"), "--cv", "3", "--skip-unreadable"]) == 0
     err = capsys.readouterr().err
     assert "xrayfeat: skipped: " in err and "IM-9999-0001.jpeg" in err and "model written to" in err
+
+
+def test_fit_duplicates_option_is_the_remedy_the_error_names(tmp_path, capsys):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(SAMPLE_CLASSES, data)
+    first = sorted((data / "NORMAL").iterdir())[0]
+    shutil.copy(first, data / "PNEUMONIA" / "person9999_bacteria_1.jpeg")  # the same film, both labels
+    assert main(["fit", str(data), "-o", str(tmp_path / "m.xrf"), "--cv", "3"]) == 2
+    assert "--duplicates warn on the command line" in capsys.readouterr().err
+    assert main(["fit", str(data), "-o", str(tmp_path / "m.xrf"), "--cv", "3", "--duplicates", "warn"]) == 0
+    assert "xrayfeat: warning: 1 group(s) of byte-identical images" in capsys.readouterr().err

@@ -22,11 +22,12 @@ from .exceptions import ConfigError, DatasetError
 __all__ = ["fit", "predict", "predict_proba", "predict_table", "PredictionTable", "resolve_images"]
 
 
-def _training_data(data: Any, labels: str) -> tuple[list, np.ndarray, np.ndarray | None]:
+def _training_data(data: Any, labels: str, duplicates: str = "raise"
+                   ) -> tuple[list, np.ndarray, np.ndarray | None]:
     if isinstance(data, Dataset):
         ds = data
     elif isinstance(data, (str, os.PathLike)):
-        ds = load_dataset(data, labels=labels)
+        ds = load_dataset(data, labels=labels, duplicates=duplicates)
     elif isinstance(data, tuple) and len(data) in (2, 3):
         paths, y = list(data[0]), np.asarray(data[1])
         groups = np.asarray(data[2]) if len(data) == 3 else None
@@ -58,6 +59,7 @@ def fit(
     memory: Any = None,
     n_jobs: int | None = None,
     on_error: str = "raise",
+    duplicates: str = "raise",
     **kwargs: Any,
 ) -> XrayClassifier:
     """Fit a chest X-ray classifier with calibrated probabilities and a chosen threshold.
@@ -93,6 +95,10 @@ def fit(
         "skip": training images that cannot be read are left out of the fit,
         named in one warning and listed in the model's ``skipped_``
         (``{file: reason}``); "raise" stops at the first one.
+    duplicates : {"raise", "warn", "ignore"}, default="raise"
+        When ``data`` is a path: what to do with byte-identical files that
+        belong to different patients, labels or splits (see
+        :func:`xrayfeat.load_dataset`).
     **kwargs
         Other :class:`xrayfeat.XrayClassifier` parameters (``classifier_params``,
         ``class_costs``, ``prevalence``: the deployment site's class mix, see
@@ -105,7 +111,7 @@ def fit(
     """
     if on_error not in ("raise", "skip"):
         raise ConfigError(f"on_error must be 'raise' or 'skip'; got {on_error!r}.")
-    paths, y, groups = _training_data(data, labels)
+    paths, y, groups = _training_data(data, labels, duplicates)
     model = XrayClassifier(
         classifier=classifier, features=features, threshold=threshold, calibration=calibration,
         cv=cv, random_state=random_state, memory=memory, n_jobs=n_jobs, **kwargs,

@@ -67,6 +67,9 @@ def _add_fit(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of every random choice")
     p.add_argument("--cache", metavar="DIR", help="on-disk feature cache (reused by later fits)")
     p.add_argument("--jobs", type=int, metavar="N", help="parallel jobs (-1: all cores)")
+    p.add_argument("--duplicates", choices=("raise", "warn", "ignore"), default="raise",
+                   help="byte-identical files of different patients, labels or splits: stop, warn and "
+                        "keep them, or keep them silently")
     p.add_argument("--skip-unreadable", action="store_true",
                    help="leave training files that cannot be read out of the fit (each is listed) instead "
                         "of stopping at the first")
@@ -185,7 +188,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     model = fit(data, classifier=args.classifier, threshold=args.threshold, labels=args.labels,
                 cv=args.cv, random_state=args.seed, memory=args.cache, n_jobs=args.jobs,
-                on_error="skip" if args.skip_unreadable else "raise")
+                on_error="skip" if args.skip_unreadable else "raise", duplicates=args.duplicates)
     for name, reason in model.skipped_.items():
         _say(f"skipped: {reason}")
     out = save(model, args.output)

@@ -291,7 +291,8 @@ def _check_duplicates(
             f"{len(leaking)} group(s) of byte-identical images belong to different patients, "
             "labels or splits, which leaks information between folds or contradicts the labels:\n  "
             + "\n  ".join(lines)
-            + "\nRemove the copies, or pass duplicates='warn' to keep them."
+            + "\nRemove the copies, or keep them with duplicates='warn' (xrayfeat.fit, load_dataset; "
+              "--duplicates warn on the command line)."
         )
         if policy == "raise":
             raise DuplicateImageError(msg)
