@@ -231,16 +231,105 @@ def test_random_byte_flips_never_leak_sqlite_errors(tmp_path, seed):
             np.testing.assert_array_equal(vec, vecs[key])
 
 
-def test_read_only_cache_says_so_and_does_not_advise_deleting(tmp_path):
+def test_a_read_only_cache_is_read_and_says_it_stores_nothing(tmp_path):
     from _files import make_unwritable
 
+    from xrayfeat import FeatureExtractor
+
+    rng = np.random.default_rng(0)
+    films = [rng.random((64, 64), dtype=np.float32) for _ in range(4)]
+    fx = FeatureExtractor(families=["intensity"], image_size=64, memory=tmp_path, progress=False)
+    reference = fx.fit().transform(films[:3])
     cache = FeatureCache(tmp_path)
-    cache.put_many([("k", "c", np.ones(3), {})])
     cache.close()
     restore = make_unwritable(cache.path)
     try:
+        shared = FeatureCache(tmp_path)
+        assert shared.size() == 3 and shared.read_only
         with pytest.raises(CacheError, match="is not writable.*permissions") as err:
-            FeatureCache(tmp_path).size()
+            shared.put_many([("k", "c", np.ones(3), {})])
+        assert err.value.kind == "permission" and "delete" not in str(err.value)
+        with pytest.warns(UserWarning, match="not writable.*kept but not stored"):
+            F, info = fx.transform_with_info(films)
     finally:
         restore()
-    assert err.value.kind == "permission" and "delete" not in str(err.value)
+    assert info.n_cached == 3 and info.n_computed == 1
+    np.testing.assert_array_equal(F[:3], reference)
+
+
+class _SmallDisk(FeatureCache):
+    """A cache whose database may not grow: SQLite answers "database or disk is full"."""
+
+    def _open_writable(self):
+        conn = super()._open_writable()
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        conn.execute(f"PRAGMA max_page_count = {pages + 1}")
+        return conn
+
+
+def _films(n=12, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.random((64, 64), dtype=np.float32) for _ in range(n)]
+
+
+def test_a_full_disk_keeps_the_computed_features(tmp_path):
+    from xrayfeat import FeatureExtractor
+
+    params = dict(families=["intensity", "lbp"], image_size=64, progress=False)
+    films = _films(40)
+    with pytest.warns(UserWarning, match=r"is full.*kept but not stored"):
+        F = FeatureExtractor(memory=_SmallDisk(tmp_path), **params).fit().transform(films)
+    np.testing.assert_array_equal(F, FeatureExtractor(**params).fit().transform(films))
+
+
+def test_a_cache_locked_by_another_program_is_skipped_after_the_timeout(tmp_path):
+    from xrayfeat import FeatureExtractor
+
+    params = dict(families=["intensity"], image_size=64, progress=False)
+    films = _films(3)
+    FeatureExtractor(memory=tmp_path, **params).fit().transform(films[:1])
+    holder = sqlite3.connect(FeatureCache(tmp_path).path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # a database browser left open in the middle of a write
+    try:
+        with pytest.warns(UserWarning, match=r"stayed locked by another program for 0\.2 s"):
+            F = FeatureExtractor(memory=FeatureCache(tmp_path, timeout=0.2), **params).fit().transform(films)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    np.testing.assert_array_equal(F, FeatureExtractor(**params).fit().transform(films))
+
+
+@pytest.mark.parametrize("make", ["foreign tables", "folder with a .db suffix", "empty string"])
+def test_locations_that_are_not_a_cache_say_so(tmp_path, make):
+    if make == "foreign tables":
+        path = tmp_path / "results.db"
+        own = sqlite3.connect(path)
+        own.execute("CREATE TABLE features (patient TEXT)")
+        own.commit()
+        own.close()
+        with pytest.raises(CacheError, match=r"not an xrayfeat feature cache \(its tables: \['features'\]\)"):
+            FeatureCache(path).size()
+        own = sqlite3.connect(path)
+        assert [t for (t,) in own.execute("SELECT name FROM sqlite_master WHERE type = 'table'")] == ["features"]
+        own.close()
+    elif make == "folder with a .db suffix":
+        (tmp_path / "runs.db").mkdir()
+        with pytest.raises(CacheError, match="is a folder"):
+            FeatureCache(tmp_path / "runs.db").size()
+    else:
+        with pytest.raises(ConfigError, match="empty"):
+            check_memory("")
+
+
+@pytest.mark.parametrize("info", [{"crop_box": [1, 2, 3]}, ["not", "a", "dict"]])
+def test_an_entry_in_a_foreign_form_is_recomputed(tmp_path, info):
+    from xrayfeat import FeatureExtractor
+
+    films = _films(2)
+    fx = FeatureExtractor(families=["intensity"], image_size=64, memory=tmp_path, progress=False).fit()
+    reference = FeatureExtractor(families=["intensity"], image_size=64, progress=False).fit().transform(films)
+    key = entry_key(content_digest(films[0]), fx.config_hash_)
+    FeatureCache(tmp_path).put_many([(key, fx.config_hash_, np.zeros(reference.shape[1]), info)])
+    F, extraction = fx.transform_with_info(films)
+    assert extraction.n_computed == 2
+    np.testing.assert_array_equal(F, reference)

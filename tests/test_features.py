@@ -482,3 +482,42 @@ def test_zones_see_a_one_sided_lower_zone_opacity():
     assert max(base[f"zone_z3_{z}_absdiff_mean"] for z in range(3)) < 0.05
     # no mask: the image halves
     assert np.isfinite(fam.compute(img)).all()
+
+
+@dataclasses.dataclass(frozen=True)
+class _LevelParams(FamilyParams):
+    pass
+
+
+class _Level(FeatureFamily):
+    name, prefix, Params = "level_test", "level", _LevelParams
+
+    def feature_names(self, shape):
+        return ["level_value"]
+
+    def _compute(self, image, mask):
+        return np.array([image.mean()])
+
+
+class _LevelFixed(_Level):
+    # The same family, name and parameters after its author fixed _compute.
+    def _compute(self, image, mask):
+        return np.array([image.mean() * 2])
+
+
+def test_editing_your_own_family_misses_the_cache(tmp_path):
+    from xrayfeat import FeatureExtractor
+
+    rng = np.random.default_rng(0)
+    films = [rng.random((64, 64), dtype=np.float32) for _ in range(3)]
+    try:
+        register_family(_Level)
+        fx = FeatureExtractor(families=["level_test"], image_size=64, crop_lungs=False, memory=tmp_path,
+                              progress=False)
+        before = fx.fit().transform(films)
+        register_family(_LevelFixed, replace=True)
+        after, info = fx.fit().transform_with_info(films)
+    finally:
+        FEATURE_FAMILIES.pop("level_test", None)
+    assert info.n_computed == 3
+    np.testing.assert_allclose(after, 2 * before)

@@ -308,14 +308,31 @@ def _run_batches(spec: _Spec, sources: Sequence[Any], batches: list[list[int]],
             results.close()
 
 
-def _without_unwritable_cache(exc: CacheError) -> None:
-    """Carry on without a cache this process cannot write (it only saves time), saying so.
+def _valid_record(info: Any) -> bool:
+    """Whether a cached entry's information has the form the extraction writes.
 
-    Prediction must never need a writable cache; a damaged one is still an error.
+    Entries pass their checksum whoever wrote them; one stored through the public
+    ``FeatureCache.put_many`` in another form is recomputed, not a numpy error later.
     """
-    if exc.kind != "permission":
+    if not isinstance(info, dict):
+        return False
+    box, shape = info.get("crop_box"), info.get("shape", (0, 0))
+    return ((box is None or (isinstance(box, list) and len(box) == 4))
+            and isinstance(shape, (list, tuple)) and len(shape) == 2)
+
+
+def _without_unwritable_cache(exc: CacheError, *, storing: bool = False) -> None:
+    """Carry on without a cache that cannot be used now (it only saves time), saying so.
+
+    Prediction must never need a writable cache. A cache that cannot be opened
+    because it is damaged is still an error (its remedy is the user's to choose);
+    but once features are computed, nothing may lose them: a failure to store
+    them, for any reason, is only a warning.
+    """
+    if not storing and exc.kind not in ("permission", "full", "busy"):
         raise exc
-    warnings.warn(f"{exc} Features are computed without it.", UserWarning, stacklevel=4)
+    then = "The features of this run are kept but not stored." if storing else "Features are computed without it."
+    warnings.warn(f"{exc} {then}", UserWarning, stacklevel=4)
 
 
 def _extract(sources: list[Any], spec: _Spec, n_features: int, config_hash: str, *,
@@ -343,7 +360,7 @@ def _extract(sources: list[Any], spec: _Spec, n_features: int, config_hash: str,
             cache, hits = _without_unwritable_cache(exc), {}
         for i, key in enumerate(keys):
             hit = hits.get(key)
-            if hit is not None and hit[0].shape == (n_features,):
+            if hit is not None and hit[0].shape == (n_features,) and _valid_record(hit[1]):
                 out[i] = hit[0]
                 records[i] = hit[1]
                 from_cache[i] = True
@@ -371,7 +388,7 @@ def _extract(sources: list[Any], spec: _Spec, n_features: int, config_hash: str,
                         cache.put_many((keys[pos], config_hash, vector, info)
                                        for _, pos, vector, info in result)
                     except CacheError as exc:
-                        cache = _without_unwritable_cache(exc)
+                        cache = _without_unwritable_cache(exc, storing=True)
                 if bar is not None:
                     bar.update(len(result))
         finally:

@@ -25,9 +25,12 @@ row also stores a CRC-32 of its payload: an entry that fails the check (disk
 corruption, a foreign writer) is reported with a :class:`CacheCorruptionWarning`,
 deleted and recomputed. So is a row SQLite cannot read at all (invalid UTF-8,
 a damaged page): lookups fall back to one key at a time so that only the rows on
-damaged pages are lost. When the file itself cannot be used (its schema or a
-page needed for writing is damaged, it is read-only), a :class:`CacheError`
-names the file and the remedy.
+damaged pages are lost. A file that can be read but not written (read-only,
+shared, locked by another program, a page needed for writing damaged) is opened
+read-only: its entries are served, and storing raises a :class:`CacheError`
+naming the file and the remedy, which the extraction reports as a warning while
+keeping what it computed. A file that cannot be read at all is a
+:class:`CacheError` when opened.
 
 Durability: ``synchronous=NORMAL`` in WAL mode survives the process being
 killed (the OS holds the written pages) but not necessarily a power cut,
@@ -49,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from .exceptions import CacheError, ConfigError
+from .exceptions import CacheError, ConfigError, XrayfeatError
 from .io import content_digest  # noqa: F401 - re-exported: the cache key is made of it
 
 __all__ = [
@@ -130,6 +133,9 @@ class FeatureCache:
     ----------
     path : pathlib.Path
         The database file.
+    read_only : bool
+        True once opened on a file this process can read but not write (a
+        shared cache): lookups work, storing raises :class:`CacheError`.
 
     Notes
     -----
@@ -160,6 +166,7 @@ class FeatureCache:
         else:
             self.path = loc / DEFAULT_FILENAME
         self.timeout = float(timeout)
+        self.read_only = False
         self._conn: sqlite3.Connection | None = None
         self._pid: int | None = None
 
@@ -167,11 +174,32 @@ class FeatureCache:
     def _connection(self) -> sqlite3.Connection:
         if self._conn is not None and self._pid == os.getpid():
             return self._conn
-        if self.path.parent.exists() and not self.path.parent.is_dir():
+        self._check_location()
+        try:
+            conn = self._open_writable()
+            self.read_only = False
+        except CacheError as exc:
+            if not self.path.is_file():
+                raise
+            # A shared, read-only or partly damaged cache still saves the time of every
+            # entry it can read; storing then fails with the writable error, and the
+            # extraction says so and keeps its features.
+            conn = self._open_read_only(exc)
+            self.read_only, self._writable_error = True, exc
+        self._conn, self._pid = conn, os.getpid()
+        return conn
+
+    def _check_location(self) -> None:
+        parent = self.path.parent
+        if parent.exists() and not parent.is_dir():
             raise CacheError(
-                f"the feature cache location {str(self.path.parent)!r} is a file, not a folder; give a "
-                f"folder, or a path ending in .sqlite for the cache file itself; or {_ELSEWHERE}",
-                kind="permission")
+                f"the feature cache location {str(parent)!r} is a file, not a folder; give a folder, or "
+                f"a path ending in .sqlite for the cache file itself; or {_ELSEWHERE}", kind="permission")
+        if self.path.is_dir():
+            raise CacheError(f"the feature cache file {str(self.path)!r} is a folder; give the folder that "
+                             f"should hold the cache without that suffix; or {_ELSEWHERE}", kind="permission")
+
+    def _open_writable(self) -> sqlite3.Connection:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(
@@ -189,6 +217,7 @@ class FeatureCache:
         conn.text_factory = _lenient_text
         conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
         try:
+            self._check_tables(conn)
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute(
@@ -204,20 +233,52 @@ class FeatureCache:
             conn.execute(
                 "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(_SCHEMA_VERSION),)
             )
-            (version,) = conn.execute(
-                "SELECT value FROM meta WHERE name = 'schema_version'"
-            ).fetchone()
-        except sqlite3.DatabaseError as exc:
+            self._check_version(conn)
+        except (sqlite3.DatabaseError, XrayfeatError) as exc:
             conn.close()
+            if isinstance(exc, XrayfeatError):
+                raise
             raise self._error(exc) from None
+        return conn
+
+    def _open_read_only(self, writable_error: CacheError) -> sqlite3.Connection:
+        """A connection that only reads, or ``writable_error`` if even that fails.
+
+        ``mode=ro`` still needs the WAL index beside the file; in a read-only folder
+        without one, ``immutable=1`` reads the file as it is (entries are checksummed).
+        """
+        for query in ("mode=ro", "mode=ro&immutable=1"):
+            try:
+                conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?{query}", uri=True,
+                                       timeout=self.timeout, isolation_level=None, check_same_thread=False)
+                conn.text_factory = _lenient_text
+                if self._check_tables(conn):
+                    self._check_version(conn)
+                    conn.execute("SELECT COUNT(*) FROM features").fetchone()
+                    return conn
+                conn.close()
+            except sqlite3.Error:
+                continue
+        raise writable_error
+
+    def _check_tables(self, conn: sqlite3.Connection) -> bool:
+        """Whether the file already holds a cache; refuse another program's database."""
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if tables and not {"features", "meta"} <= tables:
+            raise CacheError(
+                f"{str(self.path)!r} is an SQLite database but not an xrayfeat feature cache (its tables: "
+                f"{sorted(tables)}), so nothing was added to it; {_ELSEWHERE}", kind="permission")
+        return bool(tables)
+
+    def _check_version(self, conn: sqlite3.Connection) -> None:
+        row = conn.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
+        version = None if row is None else row[0]
         if version != str(_SCHEMA_VERSION):
             conn.close()
             raise ConfigError(
                 f"feature cache {str(self.path)!r} has schema version {version}, this xrayfeat "
                 f"uses {_SCHEMA_VERSION}; delete the file or use another location."
             )
-        self._conn, self._pid = conn, os.getpid()
-        return conn
 
     def _error(self, exc: sqlite3.Error) -> CacheError:
         """The xrayfeat error for a failed SQLite call: names the file and the remedy."""
@@ -233,6 +294,12 @@ class FeatureCache:
                 f"cache ({text}); delete that file (cached features are recomputed on the next "
                 f"run); or {_ELSEWHERE}", kind="damaged",
             )
+        if "full" in text:
+            return CacheError(f"the disk holding the feature cache {str(self.path)!r} is full ({text}); free "
+                              f"some space, or {_ELSEWHERE}", kind="full")
+        if "locked" in text or "busy" in text:
+            return CacheError(f"the feature cache {str(self.path)!r} stayed locked by another program for "
+                              f"{self.timeout:g} s ({text}); close it, or {_ELSEWHERE}", kind="busy")
         return CacheError(f"feature cache {str(self.path)!r}: {text}.")
 
     def close(self) -> None:
@@ -246,7 +313,7 @@ class FeatureCache:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.path, self.timeout = state["path"], state["timeout"]
-        self._conn = self._pid = None
+        self.read_only, self._conn, self._pid = False, None, None
 
     def __repr__(self) -> str:
         return f"FeatureCache({str(self.path)!r})"
@@ -357,6 +424,9 @@ class FeatureCache:
 
     def _transaction(self, conn: sqlite3.Connection, work: Any) -> Any:
         """Run ``work()`` in one write transaction; SQLite errors become :class:`CacheError`."""
+        if self.read_only:
+            # Why the file was opened read-only: the remedy that applies.
+            raise CacheError(str(self._writable_error), kind=self._writable_error.kind)
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -454,6 +524,11 @@ def check_memory(memory: Any) -> FeatureCache | None:
     if memory is None or isinstance(memory, FeatureCache):
         return memory
     if isinstance(memory, (str, os.PathLike)):
+        text = os.fspath(memory)
+        if not str(text).strip() or "\0" in str(text):
+            # "" would put the cache in whatever folder the process happens to run in.
+            raise ConfigError(f"memory must name a folder or .sqlite file; got {memory!r} (empty, or with a "
+                              "NUL character). Pass memory=None for no cache.")
         return FeatureCache(memory)
     location = getattr(memory, "location", None)
     if hasattr(memory, "cache") and location is not None:

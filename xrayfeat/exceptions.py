@@ -73,9 +73,10 @@ class CacheError(ConfigError):
 
     Attributes
     ----------
-    kind : {"damaged", "permission", "other"}
-        "permission" when the file or its folder cannot be written (callers that
-        only want speed may then carry on without the cache).
+    kind : {"damaged", "permission", "full", "busy", "other"}
+        "permission" when the file or its folder cannot be written, "full" when
+        the disk is, "busy" when another program holds the file locked past the
+        timeout (callers that only want speed may carry on without the cache).
     """
 
     def __init__(self, message: str, kind: str = "other"):

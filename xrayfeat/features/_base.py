@@ -53,6 +53,22 @@ class FamilyParams:
         return json.loads(json.dumps(dataclasses.asdict(self)))
 
 
+def _source_digest(cls: type) -> str:
+    """Digest of the source of ``cls`` and of its bases up to :class:`FeatureFamily`."""
+    import hashlib
+    import inspect
+
+    parts = []
+    for klass in cls.__mro__:
+        if klass is FeatureFamily or klass.__module__.startswith("xrayfeat."):
+            break
+        try:
+            parts.append(inspect.getsource(klass))
+        except (OSError, TypeError):  # no source file: the class's version stands in for it
+            parts.append(f"{klass.__module__}.{klass.__qualname__}: source unavailable")
+    return hashlib.blake2b("\n".join(parts).encode(), digest_size=8).hexdigest()
+
+
 def _plain(value: Any) -> Any:
     """``value`` with lists as tuples and numpy scalars as Python numbers, at any depth."""
     if isinstance(value, (list, tuple)):
@@ -88,6 +104,9 @@ class FeatureFamily:
     Params: ClassVar[type[FamilyParams]] = FamilyParams
     #: Whether :meth:`compute` uses the mask argument at all.
     uses_mask: ClassVar[bool] = False
+    #: Bump when a family of your own changes its output and its source cannot be
+    #: read (a class typed into an interactive session): part of the cache key.
+    version: ClassVar[int | str] = 0
 
     def __init__(self, params: FamilyParams | Mapping[str, Any] | None = None, **overrides: Any):
         if isinstance(params, self.Params):
@@ -118,8 +137,19 @@ class FeatureFamily:
         return ""
 
     def config(self) -> dict[str, Any]:
-        """``{"family": name, "params": {...}}``: JSON-serialisable, used in cache keys."""
-        return {"family": self.name, "params": self.params.to_dict()}
+        """``{"family": name, "params": {...}}``: JSON-serialisable, used in cache keys.
+
+        A family defined outside xrayfeat also gives a digest of its class's source
+        code and its ``version``: editing ``_compute`` then misses the feature cache
+        instead of returning the old code's features (xrayfeat's own families are
+        covered by :data:`xrayfeat.FEATURE_VERSION`).
+        """
+        out = {"family": self.name, "params": self.params.to_dict()}
+        cls = type(self)
+        if not cls.__module__.startswith("xrayfeat."):
+            out["code"] = _source_digest(cls)
+            out["version"] = cls.version
+        return out
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in dataclasses.asdict(self.params).items())
