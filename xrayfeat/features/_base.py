@@ -53,20 +53,36 @@ class FamilyParams:
         return json.loads(json.dumps(dataclasses.asdict(self)))
 
 
-def _source_digest(cls: type) -> str:
-    """Digest of the source of ``cls`` and of its bases up to :class:`FeatureFamily`."""
-    import hashlib
-    import inspect
+def _code_digest(cls: type) -> str:
+    """Digest of the compiled methods of ``cls`` and its bases up to :class:`FeatureFamily`.
 
-    parts = []
+    Bytecode, not source text: it exists for a class typed into a notebook too, and
+    two classes of the same name in one file (which ``inspect.getsource`` confuses)
+    still differ. A new Python version changes it, which only recomputes.
+    """
+    import hashlib
+
+    digest = hashlib.blake2b(digest_size=8)
+
+    def add(code: Any) -> None:
+        digest.update(code.co_code)
+        digest.update(repr(code.co_names).encode())
+        for const in code.co_consts:
+            if hasattr(const, "co_code"):
+                add(const)  # a nested function, lambda or comprehension
+            else:
+                digest.update(repr(const).encode())
+
     for klass in cls.__mro__:
         if klass is FeatureFamily or klass.__module__.startswith("xrayfeat."):
             break
-        try:
-            parts.append(inspect.getsource(klass))
-        except (OSError, TypeError):  # no source file: the class's version stands in for it
-            parts.append(f"{klass.__module__}.{klass.__qualname__}: source unavailable")
-    return hashlib.blake2b("\n".join(parts).encode(), digest_size=8).hexdigest()
+        for name, value in sorted(vars(klass).items()):
+            func = getattr(value, "__func__", value)  # staticmethod, classmethod
+            func = getattr(func, "fget", func)  # property
+            if hasattr(func, "__code__"):
+                digest.update(name.encode())
+                add(func.__code__)
+    return digest.hexdigest()
 
 
 def _plain(value: Any) -> Any:
@@ -104,8 +120,8 @@ class FeatureFamily:
     Params: ClassVar[type[FamilyParams]] = FamilyParams
     #: Whether :meth:`compute` uses the mask argument at all.
     uses_mask: ClassVar[bool] = False
-    #: Bump when a family of your own changes its output and its source cannot be
-    #: read (a class typed into an interactive session): part of the cache key.
+    #: Bump when a family of your own changes its output without changing its own
+    #: methods (say, through a helper function it calls): part of the cache key.
     version: ClassVar[int | str] = 0
 
     def __init__(self, params: FamilyParams | Mapping[str, Any] | None = None, **overrides: Any):
@@ -139,15 +155,15 @@ class FeatureFamily:
     def config(self) -> dict[str, Any]:
         """``{"family": name, "params": {...}}``: JSON-serialisable, used in cache keys.
 
-        A family defined outside xrayfeat also gives a digest of its class's source
-        code and its ``version``: editing ``_compute`` then misses the feature cache
+        A family defined outside xrayfeat also gives a digest of its class's compiled
+        methods and its ``version``: editing ``_compute`` then misses the feature cache
         instead of returning the old code's features (xrayfeat's own families are
         covered by :data:`xrayfeat.FEATURE_VERSION`).
         """
         out = {"family": self.name, "params": self.params.to_dict()}
         cls = type(self)
         if not cls.__module__.startswith("xrayfeat."):
-            out["code"] = _source_digest(cls)
+            out["code"] = _code_digest(cls)
             out["version"] = cls.version
         return out
 
