@@ -239,7 +239,8 @@ def test_preprocessor_rejects_bad_configs(steps, match):
     "config, match",
     [
         ("clahe", "expects a list of steps"),
-        ([{"clip_limit": 2.0, "tile_grid": 8}], "must be a step name, a dict with a 'name' key"),
+        ([{"clip_limit": 2.0, "tile_grid": 8}], "must be a step name, a \\(name, params\\) pair, a dict"),
+        ([("clahe", 2.0)], "must be a step name, a \\(name, params\\) pair"),
         ([{"clahe": 2.0}], "must map to a dict of parameters"),
         ([{"name": "blur"}], "unknown preprocessing step 'blur'"),
     ],
@@ -247,6 +248,16 @@ def test_preprocessor_rejects_bad_configs(steps, match):
 def test_from_config_rejects_bad_entries(config, match):
     with pytest.raises(ConfigError, match=match):
         Preprocessor.from_config(config)
+
+
+def test_from_config_and_the_extractor_take_the_pairs_preprocessor_takes():
+    from xrayfeat import FeatureExtractor
+
+    pairs = [("percentile", {}), ("clahe", {"clip_limit": 3.0})]
+    assert Preprocessor.from_config(pairs).steps == Preprocessor(pairs).steps
+    fx = FeatureExtractor(preprocess=pairs, families=["intensity"], image_size=64, progress=False).fit()
+    assert fx.config_hash_ == FeatureExtractor(preprocess=Preprocessor(pairs), families=["intensity"],
+                                               image_size=64, progress=False).fit().config_hash_
 
 
 @pytest.mark.parametrize(

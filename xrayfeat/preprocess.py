@@ -757,10 +757,10 @@ class Preprocessor:
         Parameters
         ----------
         config : list of (str or dict) or None
-            Each entry is a step name (``"clahe"``), a dict with a ``"name"`` key
-            plus parameters (``{"name": "denoise", "method": "median", "size": 3}``),
-            or a one-key dict ``{"clahe": {"clip_limit": 2.0}}``. None or ``[]``
-            gives the identity.
+            Each entry is a step name (``"clahe"``), a ``(name, params)`` pair as
+            :class:`Preprocessor` takes, a dict with a ``"name"`` key plus parameters
+            (``{"name": "denoise", "method": "median", "size": 3}``), or a one-key
+            dict ``{"clahe": {"clip_limit": 2.0}}``. None or ``[]`` gives the identity.
 
         Returns
         -------
@@ -801,10 +801,13 @@ class Preprocessor:
                         f"parameters; got {params!r}."
                     )
                 steps.append((name, params))
+            elif (isinstance(entry, (tuple, list)) and len(entry) == 2 and isinstance(entry[0], str)
+                  and isinstance(entry[1], Mapping)):
+                steps.append((entry[0], entry[1]))  # the (name, params) pairs Preprocessor(steps=) takes
             else:
                 raise ConfigError(
-                    f"preprocessing step {i} must be a step name, a dict with a 'name' key "
-                    f"or a one-key dict {{name: params}}; got {entry!r}."
+                    f"preprocessing step {i} must be a step name, a (name, params) pair, a dict with a "
+                    f"'name' key or a one-key dict {{name: params}}; got {entry!r}."
                 )
         return cls(steps)
 
