@@ -308,6 +308,13 @@ def _run_batches(spec: _Spec, sources: Sequence[Any], batches: list[list[int]],
             results.close()
 
 
+def skipped_summary(errors: Mapping[int, str]) -> str:
+    """``"N unreadable image(s): reason; reason; reason (and K more)"`` for one warning."""
+    shown = "; ".join(list(errors.values())[:3])
+    more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+    return f"{len(errors)} unreadable image(s): {shown}{more}"
+
+
 def _valid_record(info: Any) -> bool:
     """Whether a cached entry's information has the form the extraction writes.
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ._runner import skipped_summary
 from .classifier import XrayClassifier
 from .dataset import Dataset, _list_images, load_dataset
 from .exceptions import ConfigError, DatasetError
@@ -289,11 +290,8 @@ def _features_or_skip(model: XrayClassifier, sources: list, on_error: str
     F, info = model._prediction_extractor().transform_with_info(sources, on_error=on_error)
     ok = np.array([i not in info.errors for i in range(len(sources))], dtype=bool)
     if info.errors:
-        shown = "; ".join(info.errors[i] for i in list(info.errors)[:3])
-        more = f" (and {len(info.errors) - 3} more)" if len(info.errors) > 3 else ""
         # stacklevel 3: the caller of predict_table / estimate_prevalence.
-        warnings.warn(f"skipped {len(info.errors)} unreadable image(s): {shown}{more}", UserWarning,
-                      stacklevel=3)
+        warnings.warn(f"skipped {skipped_summary(info.errors)}", UserWarning, stacklevel=3)
     return F, ok, info.errors
 
 

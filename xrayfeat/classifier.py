@@ -22,7 +22,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
 from ._fitted import check_is_fitted
 from ._labels import positive_class
-from ._runner import _as_sources
+from ._runner import _as_sources, skipped_summary
 from .calibrated import CalibratedThresholdClassifier
 from .exceptions import ConfigError
 
@@ -286,9 +286,8 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
                          for i, reason in info.errors.items()}
         if info.errors:
             keep = np.setdiff1d(np.arange(len(y)), list(info.errors))
-            warnings.warn(f"left {len(info.errors)} unreadable training image(s) out of the fit (listed in "
-                          f"skipped_): {'; '.join(list(info.errors.values())[:3])}"
-                          + (" ..." if len(info.errors) > 3 else ""), UserWarning, stacklevel=3)
+            warnings.warn(f"left {skipped_summary(info.errors)} out of the fit (listed in skipped_)",
+                          UserWarning, stacklevel=3)
             F, y, groups = F[keep], y[keep], groups[keep]
         return self._fit_numeric(F, y, groups)
 
