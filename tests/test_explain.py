@@ -256,9 +256,14 @@ def test_occlusion_finds_the_blob(models, held_out, name):
     explanations = explain(models[name], [film for film, _ in held_out], method="occlusion")
     found = [_peak_on_blob(e, spot) for e, (_, spot) in zip(explanations, held_out) if e.label == "B"]
     assert len(found) >= 3 and all(found)
+    # The reference: the average film, every feature at the members' training mean.
+    mean = np.mean([m[0].mean_ for m in models[name].model_.members_], axis=0)
+    p_mean = models[name].model_.predict_proba(mean[None])[0]
     for e in explanations:
-        assert e.method == "occlusion" and e.contributions is None and np.isnan(e.baseline)
+        assert e.method == "occlusion" and e.contributions is None
         assert e.score == pytest.approx(logit(e.probability), abs=1e-6)
+        k = list(models[name].classes_).index(e.label)
+        assert e.baseline == pytest.approx(logit(p_mean[k]), abs=1e-6)
         assert e.inside_lungs > 0.6
 
 
@@ -314,6 +319,26 @@ def test_explain_a_file_and_write_pngs(logreg, held_out, tmp_path):
 
     sheet = plot_explanation_sheet([e, e], [film, path], tmp_path / "sheet.png", ncols=2)
     assert open(sheet, "rb").read(4) == b"\x89PNG"
+
+
+@pytest.mark.parametrize("scale", [1, 3])
+def test_the_lung_outline_is_drawn_where_the_mask_is(logreg, held_out, scale):
+    # A mask in the top-left corner must be outlined there, on the film at any resolution
+    # (it was drawn upside down, at the bottom left).
+    import dataclasses
+
+    import cv2
+
+    film, _ = held_out[0]
+    e = explain(logreg, film)
+    mask = np.zeros(film.shape, bool)
+    mask[5:25, 10:40] = True
+    e = dataclasses.replace(e, lung_mask=mask)
+    big = cv2.resize(film, (scale * film.shape[1], scale * film.shape[0]))
+    ax = xrayfeat.plot_explanation(e, big)
+    points = np.vstack([p.vertices for c in ax.collections for p in c.get_paths() if len(p.vertices)])
+    ys, xs = points[:, 1] / scale, points[:, 0] / scale
+    assert 4 <= ys.min() and ys.max() <= 25 and 9 <= xs.min() and xs.max() <= 40
 
 
 def test_bad_input(logreg, blob_data):

@@ -130,6 +130,12 @@ def test_float_array_out_of_range_is_refused():
         read_image(np.full((20, 20), 2.0))
 
 
+@pytest.mark.parametrize("shape", [(0, 10), (10, 0, 3), (0, 0)])
+def test_an_empty_array_is_an_image_error(shape):
+    with pytest.raises(ImageReadError, match=r"the image array is empty \(shape"):
+        read_image(np.zeros(shape, np.float32))
+
+
 def test_dicom_monochrome1_inverted_and_rescaled(tmp_path):
     pydicom = pytest.importorskip("pydicom")
     from pydicom.dataset import FileDataset, FileMetaDataset

@@ -58,6 +58,7 @@ def test_a_film_gets_the_same_answer_as_the_library(client, model):
     assert r["threshold"] == pytest.approx(model.threshold_)
     e = explain(model, str(FILM))
     assert r["lungs_found"] is True and r["inside_lungs"] == pytest.approx(e.inside_lungs)
+    assert r["warning"] == ""
     assert r["method"] == e.method == "linear"
     film = _decode_data_url(r["film_png"])
     assert film.shape == (224, 224, 3)
@@ -72,6 +73,15 @@ def test_a_film_gets_the_same_answer_as_the_library(client, model):
     redness = heat[..., 2] - heat[..., 0]
     strong = np.abs(e.heatmap) > 0.5 * np.abs(e.heatmap).max()
     assert (redness[strong & (e.heatmap > 0)] > 0).all() and (redness[strong & (e.heatmap < 0)] < 0).all()
+
+
+def test_an_image_without_lungs_is_answered_with_a_warning_not_silently(client):
+    from xrayfeat.web.analysis import NO_LUNGS
+
+    flat = np.full((300, 300), 128, np.uint8)
+    ok, buf = cv2.imencode(".png", flat)
+    (r,) = _post(client, ("flat.png", buf.tobytes())).get_json()["results"]
+    assert r["lungs_found"] is False and r["warning"] == NO_LUNGS
 
 
 def test_odd_modes_and_dicom_are_read(client, model):

@@ -34,14 +34,18 @@ negative values away from it. Three methods, chosen by the model:
     region, a lung zone; a family without geometry, such as the intensity
     statistics, as a whole: :meth:`~xrayfeat.features.FeatureFamily.feature_parts`)
     is hidden in turn by resetting its features to their training mean (the
-    mean of the ensemble members' scalers): the average film's value, neutral
-    for the model, where filling pixels would not be (a flat patch reads as an
-    opacity). The part's value is the drop of the calibrated log-odds of the
-    predicted label, shared evenly by its features and mapped to pixels as above.
+    mean of the ensemble members' scalers): the average film's value, where
+    filling pixels would describe a flat patch, which reads as an opacity. The
+    part's value is the drop of the calibrated log-odds of the predicted label,
+    shared evenly by its features and mapped to pixels as above. The reference
+    is the average film, not the decision: for a non-linear model the average
+    film's own log-odds (``Explanation.baseline``, every part reset at once) can
+    be far from the class mix, so a film predicted as the label can still have a
+    mostly negative heatmap (it is less like the label than the average film).
     For a linear model this reproduces the exact heatmap closely (correlation
     0.97-0.99 in the tests). One prediction per part: ~70 for the defaults.
     ``Explanation.contributions`` is then None (the parts' values need not add
-    up to the score).
+    up to ``score - baseline``).
 
 ``Explanation.inside_lungs`` is the share of the positive attribution that falls
 inside the lung mask (segmented on the working image, as for the crop; NaN when
@@ -98,10 +102,15 @@ class Explanation:
         The explained score, oriented towards ``label``: the mean calibrated
         log-odds (linear) or mean booster margin (tree-contribs), both under the
         training class mix, or the calibrated log-odds of ``probability``
-        (occlusion).
+        (occlusion). With three or more classes it is the one-vs-rest log-odds
+        of the label's column before the probabilities are normalised to sum to
+        one, so it differs from ``logit(probability)``, and it can be negative
+        for a label chosen by the largest ``p / training share`` (the balanced
+        rule) rather than the largest ``p``.
     baseline : float
         The part of ``score`` no feature explains (intercepts, bias); for
-        occlusion NaN.
+        occlusion, the label's calibrated log-odds with every part reset to the
+        training mean (the average film).
     contributions : ndarray of shape (n_features,) or None
         Per-feature contributions, oriented like ``score``, in the order of
         ``model.features_.get_feature_names_out()``; ``contributions.sum() +
@@ -403,29 +412,30 @@ def _parts(spec: Any) -> tuple[np.ndarray, int]:
     return np.concatenate(out), n
 
 
-def _occlusion_contributions(fitted: _Fitted, spec: Any, F: np.ndarray,
-                             k_label: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(per-feature share of each part's drop (n, d), the label's log-odds (n,)).
+def _occlusion_contributions(fitted: _Fitted, spec: Any, F: np.ndarray, k_label: np.ndarray
+                             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(per-feature share of each part's drop (n, d), the label's log-odds (n,), at the mean (n,)).
 
     Every part (a HOG cell, an LBP region, a family without geometry as a whole)
     is reset in turn to the training mean of its features, the average film's
-    value and so neutral for the model; the drop of the label's calibrated
-    log-odds is the part's value, shared evenly by its features.
+    value; the drop of the label's calibrated log-odds is the part's value, shared
+    evenly by its features. The last row resets every part: the reference.
     """
     baseline = np.mean([m.feature_mean for m in fitted.members], axis=0)
     parts, n_parts = _parts(spec)
     size = np.bincount(parts, minlength=n_parts)
     contrib = np.empty(F.shape, dtype=np.float64)
-    score = np.empty(len(F))
+    score, reference = np.empty(len(F)), np.empty(len(F))
     for i, x in enumerate(F):
-        X = np.repeat(x[None, :], n_parts + 1, axis=0)
+        X = np.repeat(x[None, :], n_parts + 2, axis=0)
         hidden = np.arange(1, n_parts + 1)[parts]  # row of X in which feature j is reset
         X[hidden, np.arange(len(x))] = baseline
+        X[-1] = baseline
         s = _log_odds(fitted.proba(X)[:, k_label[i]])
-        drop = s[0] - s[1:]
+        drop = s[0] - s[1:-1]
         contrib[i] = (drop / size)[parts]
-        score[i] = s[0]
-    return contrib, score
+        score[i], reference[i] = s[0], s[-1]
+    return contrib, score, reference
 
 
 # ------------------------------------------------------------------------- public
@@ -529,8 +539,7 @@ def _explain_batch(model: Any, fitted: _Fitted, spec: Any, sources: list,
         contrib, base = _tree_contributions(fitted.members, F, col, sign)
         scores = contrib.sum(axis=1) + base
     else:
-        contrib, scores = _occlusion_contributions(fitted, spec, F, k_label)
-        base = np.full(len(F), np.nan)
+        contrib, scores, base = _occlusion_contributions(fitted, spec, F, k_label)
     out = []
     for i, prep in enumerate(preps):
         amounts, totals = _feature_map(spec, contrib[i], prep.image, prep.mask)

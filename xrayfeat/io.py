@@ -388,9 +388,12 @@ def _from_array(arr: np.ndarray) -> np.ndarray:
     Colour arrays are taken as RGB(A), the numpy convention (skimage, PIL), unlike
     OpenCV's BGR file decoding.
     """
+    if arr.size == 0:
+        # numpy's min/max of an empty array would be the error the user sees.
+        raise ImageReadError(None, f"the image array is empty (shape {arr.shape})")
     if arr.ndim == 3 and arr.shape[2] in (3, 4):
         arr = np.ascontiguousarray(arr[:, :, [2, 1, 0] + ([3] if arr.shape[2] == 4 else [])])
-    if arr.dtype.kind == "f" and arr.size and (arr.min() < 0 or arr.max() > 1):
+    if arr.dtype.kind == "f" and (arr.min() < 0 or arr.max() > 1):
         raise ImageReadError(
             None,
             f"float arrays must have values in [0, 1]; got [{arr.min():.4g}, {arr.max():.4g}]",

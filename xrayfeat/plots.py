@@ -213,7 +213,7 @@ def _heat_scale(heatmap: np.ndarray) -> float:
 
 
 def plot_explanation(explanation: Any, image: Any, ax: Any = None, *, alpha: float = 0.6,
-                     title: bool = True) -> Any:
+                     title: bool = True, colorbar: bool = True) -> Any:
     """Draw an explanation's heatmap over its image.
 
     Red pushed the model towards the predicted label, blue away from it (a
@@ -234,6 +234,9 @@ def plot_explanation(explanation: Any, image: Any, ax: Any = None, *, alpha: flo
         Opacity of the strongest attribution, in (0, 1].
     title : bool, default=True
         Write the title.
+    colorbar : bool, default=True
+        Draw the colour scale beside the axes: log-odds per pixel, positive
+        towards the predicted label (symmetric about zero).
 
     Returns
     -------
@@ -260,9 +263,21 @@ def plot_explanation(explanation: Any, image: Any, ax: Any = None, *, alpha: flo
     opacity = alpha * np.clip(np.abs(heat) / vmax, 0, 1) ** 0.5
     ax.imshow(heat, cmap="RdBu_r", vmin=-vmax, vmax=vmax, alpha=opacity, extent=extent,
               interpolation="bilinear")
+    if colorbar:
+        from matplotlib.cm import ScalarMappable
+        from matplotlib.colors import Normalize
+
+        # The drawn layer's alpha varies per pixel; the bar shows the colours at full strength.
+        bar = ax.figure.colorbar(ScalarMappable(Normalize(-vmax, vmax), "RdBu_r"), ax=ax,
+                                 fraction=0.04, pad=0.02, shrink=0.8)
+        bar.set_label(f"log-odds per pixel, + towards {explanation.label}", fontsize=7)
+        bar.ax.tick_params(labelsize=6)
+        bar.ax.yaxis.get_offset_text().set_fontsize(6)
     if explanation.lung_mask is not None:
+        # The images' extent, whose top is row -0.5: with origin="upper" the mask's
+        # first row is drawn there (not flipped to the bottom).
         ax.contour(explanation.lung_mask.astype(np.float32), levels=[0.5], colors="yellow",
-                   linewidths=1.0, extent=(-0.5, cols - 0.5, -0.5, rows - 0.5), origin="upper")
+                   linewidths=1.0, extent=extent, origin="upper")
     if explanation.crop_box is not None:
         from matplotlib.patches import Rectangle
 

@@ -50,6 +50,10 @@ class UploadError(XrayfeatError):
         super().__init__(message)
         self.status = status
 
+#: The warning of an answer for a film without plausible lung fields.
+NO_LUNGS = ("No plausible lung fields were found: this may not be a frontal chest film, and the "
+            "probabilities come from a central crop of it. Do not rely on them.")
+
 
 def _png(bgr_or_grey: np.ndarray) -> str:
     import cv2
@@ -177,7 +181,8 @@ def analyse(model: Any, data: bytes, *, name: str = "upload", images: bool = Tru
         ``inside_lungs`` (share of the positive attribution inside the lungs,
         None without a mask), ``inverted`` (the film looked inverted, white
         lungs, and its negative was read), ``method`` (of :func:`xrayfeat.explain`),
-        ``warning`` (decoder damage, or ""), and with ``images``: ``film_png``
+        ``warning`` (:data:`NO_LUNGS` when no lungs were found, decoder damage, or
+        ""), and with ``images``: ``film_png``
         and ``heatmap_png`` (PNG data URLs, at most :data:`DISPLAY_SIDE` px).
 
     Raises
@@ -193,16 +198,20 @@ def analyse(model: Any, data: bytes, *, name: str = "upload", images: bool = Tru
     proba, label = e.proba, str(e.label)
     classes = [str(c) for c in model.classes_]
     inside = float(e.inside_lungs)
+    lungs_found = e.lung_mask is not None and not e.crop_fallback
+    # A flat image or noise still gets probabilities; the one sign it is not a chest film
+    # is that no plausible lungs were found, said where it cannot be missed.
+    warning = " ".join(w for w in (NO_LUNGS if not lungs_found else "", damage) if w)
     out: dict[str, Any] = {
         "file": name, "label": label, "name": CLASS_NAMES.get(label.upper(), label),
         "probabilities": {c: float(p) for c, p in zip(classes, proba)},
         "threshold": None if model.threshold_ is None else float(model.threshold_),
         "shape": [int(s) for s in image.shape],
-        "lungs_found": e.lung_mask is not None and not e.crop_fallback,
+        "lungs_found": lungs_found,
         "inside_lungs": None if np.isnan(inside) else inside,
         "inverted": e.inverted,
         "method": e.method,
-        "warning": damage,
+        "warning": warning,
     }
     if images:
         out["film_png"] = _png(_film_with_outline(image, e.lung_mask))
