@@ -80,6 +80,24 @@ def versions() -> dict[str, str | None]:
     return out
 
 
+def code_digest() -> str:
+    """Digest of the Python source of the installed ``xrayfeat`` and ``experiments`` packages.
+
+    Part of every finished pipeline's provenance: a result computed by other code
+    is recomputed, not reused (a git revision is not available after a plain install).
+    """
+    import hashlib
+
+    import xrayfeat
+
+    digest = hashlib.blake2b(digest_size=8)
+    for package in (Path(xrayfeat.__file__).parent, Path(__file__).parent):
+        for path in sorted(package.rglob("*.py")):
+            digest.update(str(path.relative_to(package.parent)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def _summ(ds) -> dict[str, Any]:
     return {"images": len(ds), "patients": int(len(set(ds.groups.tolist()))),
             "counts": {c: int((ds.labels == c).sum()) for c in ds.class_names}}
@@ -259,12 +277,16 @@ def run(cfg: dict[str, Any], *, log: Log = _print) -> dict[str, Any]:
         from .cnn import check_available
 
         check_available()  # before any pipeline runs, not after them
-    rd = RunDir(Path(cfg["run"]["out"]).expanduser() / run_id)
+    # What the numbers depend on besides the configuration: a finished pipeline is reused
+    # only under the same code and library versions (platform and argv do not count).
+    code = code_digest()
+    provenance = {"code": code, **{k: v for k, v in vers.items() if k not in ("platform", "python", "matplotlib")}}
+    rd = RunDir(Path(cfg["run"]["out"]).expanduser() / run_id, provenance)
     rd.path.mkdir(parents=True, exist_ok=True)
 
     atomic_write(rd.path / "config.toml", _toml_dump(cfg))
     write_json(rd.path / "config.json", cfg)
-    write_json(rd.path / "environment.json", {"versions": vers, "seed": cfg["seed"],
+    write_json(rd.path / "environment.json", {"versions": vers, "code_digest": code, "seed": cfg["seed"],
                                               "data": data, "argv": sys.argv})
     log(f"xrayfeat {vers['xrayfeat']} | run folder {rd.path}")
     log(f"data: {data['description']}; train {data['train']['images']} images / "
@@ -292,6 +314,8 @@ def run(cfg: dict[str, Any], *, log: Log = _print) -> dict[str, Any]:
                 skipped.append(spec.name)
                 log(f"{tag}: already finished, skipped | {summary_line(results[spec.name])}")
                 continue
+            if rd.stale(spec.name):
+                log(f"{tag}: finished earlier under other code or library versions; running it again")
             log(f"{tag}: running ...")
             t0 = time.perf_counter()
             try:

@@ -68,17 +68,38 @@ def csv_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
 
 
 class RunDir:
-    """Paths and state of one run folder."""
+    """Paths and state of one run folder.
 
-    def __init__(self, path: str | os.PathLike):
+    ``provenance`` (JSON-serialisable: the code digest and library versions) is
+    written into every done marker; a finished pipeline or stage counts as done
+    only under the same provenance, so results are never reused across a change
+    of code or libraries (the run folder, keyed by the configuration, stays).
+    """
+
+    def __init__(self, path: str | os.PathLike, provenance: Mapping[str, Any] | None = None):
         self.path = Path(path)
+        self.provenance = json.loads(json.dumps(dict(provenance or {}), sort_keys=True))
+
+    def _marker(self) -> str:
+        return json.dumps(self.provenance, sort_keys=True)
+
+    def _is_marked(self, done: Path) -> bool:
+        try:
+            return done.read_text(encoding="utf-8") == self._marker()
+        except OSError:
+            return False
 
     def pipeline_dir(self, name: str) -> Path:
         return self.path / "pipelines" / name
 
     def is_done(self, name: str) -> bool:
         d = self.pipeline_dir(name)
-        return (d / "done").is_file() and (d / "result.json").is_file()
+        return self._is_marked(d / "done") and (d / "result.json").is_file()
+
+    def stale(self, name: str) -> bool:
+        """Finished, but under other code or library versions (so it runs again)."""
+        d = self.pipeline_dir(name)
+        return (d / "done").is_file() and (d / "result.json").is_file() and not self.is_done(name)
 
     def save_pipeline(self, name: str, result: Mapping[str, Any],
                       predictions: Mapping[str, Sequence[Any]] | None) -> None:
@@ -90,7 +111,7 @@ class RunDir:
             rows = [dict(zip(cols, values)) for values in zip(*predictions.values())]
             atomic_write(d / "predictions.csv", csv_text(rows, cols))
         write_json(d / "result.json", result)
-        atomic_write(d / "done", "")
+        atomic_write(d / "done", self._marker())
 
     def load_result(self, name: str) -> dict[str, Any]:
         return read_json(self.pipeline_dir(name) / "result.json")
@@ -111,7 +132,7 @@ class RunDir:
         """A finished run-level stage (``<name>.json`` with its ``<name>.done`` marker),
         or None when it is missing, unfinished or was computed with other ``settings``."""
         path, done = self.path / f"{name}.json", self.path / f"{name}.done"
-        if not (path.is_file() and done.is_file()):
+        if not (path.is_file() and self._is_marked(done)):
             return None
         stored = read_json(path)
         return stored if stored.get("settings") == json.loads(json.dumps(settings)) else None
@@ -122,4 +143,4 @@ class RunDir:
         done.unlink(missing_ok=True)
         data["settings"] = dict(settings)
         write_json(self.path / f"{name}.json", data)
-        atomic_write(done, "")
+        atomic_write(done, self._marker())

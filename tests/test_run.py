@@ -266,3 +266,18 @@ def test_data_root_without_test_split_suggests_a_cv_only_run(tmp_path, capsys):
     assert "has no test/ split (splits present: ['train'])" in err
     assert f"--train {root}" in err and "np.str_" not in err
     assert not (tmp_path / "runs").exists()  # nothing ran
+
+
+def test_finished_work_is_reused_only_under_the_same_code_and_libraries(tmp_path):
+    from experiments.run import code_digest
+    from experiments.store import RunDir
+
+    old = RunDir(tmp_path, {"code": "abc", "numpy": "2.0"})
+    old.save_pipeline("p", {"auc": 0.9}, None)
+    old.save_stage("shortcuts", {"x": 1}, {"n": 5})
+    assert old.is_done("p") and not old.stale("p") and old.load_stage("shortcuts", {"n": 5})
+    for changed in ({"code": "abd", "numpy": "2.0"}, {"code": "abc", "numpy": "2.1"}):
+        new = RunDir(tmp_path, changed)
+        assert not new.is_done("p") and new.stale("p")
+        assert new.load_stage("shortcuts", {"n": 5}) is None
+    assert code_digest() == code_digest() and len(code_digest()) == 16
