@@ -207,10 +207,15 @@ def expand_pipelines(cfg: Mapping[str, Any]) -> list[PipelineSpec]:
                 threshold = float(threshold)
             p["threshold"] = threshold
             if multiclass:
-                # The threshold is binary-only (see default.toml) and XrayClassifier refuses
-                # any but its default on 3 classes; the name above still shows the entry's.
+                # The threshold is binary-only (see default.toml): refused, not silently
+                # dropped while its name would still reach the run's hash and names.
                 from xrayfeat.calibrated import default_param
 
+                if threshold != default_param("threshold"):
+                    raise ConfigError(
+                        f"{src}.threshold = {p['threshold']!r} applies to binary runs only; a 3class run "
+                        "decides by the largest p(class) / prior(class). Leave threshold at its default "
+                        f"({default_param('threshold')!r}) for labels = \"3class\".")
                 threshold = default_param("threshold")
             families, family_params = _feature_set(p["features"], cfg, f"{src}.features")
             pre = p["preprocess"]

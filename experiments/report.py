@@ -445,7 +445,11 @@ def markdown_report(*, run: dict[str, Any], results: list[dict[str, Any]], missi
             "- The test split is used once, for the numbers above; nothing was tuned on it.",
             "- Sensitivity = recall of PNEUMONIA; specificity = recall of NORMAL; PPV = precision; "
             "Brier and ECE: lower is better.",
-            "- Intervals resample patients, not images, because one patient's images are correlated.",
+            "- Intervals resample patients, not images, because one patient's images are correlated "
+            "(percentile intervals; none for ECE, which resampling inflates so that its replicates can all "
+            "lie above the estimate). The DeLong "
+            "and McNemar p-values treat images as independent, so with several images per patient they "
+            "are somewhat optimistic; the paired bootstrap intervals resample patients.",
             "- `results.csv` has every number of this report in one row per pipeline; `results.json` also holds "
             "per-fold metrics, threshold-tuning curves and the comparisons.", ""]
     return "\n".join(out)

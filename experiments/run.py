@@ -501,7 +501,9 @@ def _parser(prog: str = "python -m experiments.run") -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="parent folder of run folders (default: runs)")
     p.add_argument("--jobs", type=int, metavar="N", help="parallel jobs for extraction and CV (-1: all cores)")
     p.add_argument("--compare", nargs="+", metavar="CSV", default=None,
-                   help="your CNN's test-set predictions (path/file + PNEUMONIA columns; see --help of compare)")
+                   help="your CNN's test-set predictions: a CSV with a path or file column and a PNEUMONIA "
+                        "column (3class: NORMAL, BACTERIA, VIRUS), optionally a constant threshold column; "
+                        "see the README's benchmark section")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="override any configuration key, e.g. --set cv.folds=10 (repeatable)")
     return p

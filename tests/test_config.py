@@ -74,6 +74,12 @@ def test_pipeline_defaults_are_the_library_defaults():
     assert spec.calibration == clf["calibration"] and spec.threshold == clf["threshold"]
 
 
+def test_a_binary_threshold_in_a_three_class_grid_is_refused_not_dropped():
+    with pytest.raises(ConfigError, match=r"pipelines\[0\]\.threshold = 'youden' applies to binary runs only"):
+        expand_pipelines(_full('pipelines=[{threshold = "youden"}]', "labels=3class"))
+    assert expand_pipelines(_full('pipelines=[{threshold = "youden"}]'))  # binary: fine
+
+
 def test_sample_profile_applies_without_data_only():
     cfg = resolve_config()
     assert cfg["profile"] == "sample"
