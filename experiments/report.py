@@ -356,6 +356,10 @@ def markdown_report(*, run: dict[str, Any], results: list[dict[str, Any]], missi
             hint = _official_split_hint(bool(cfg["data"].get("root"))).replace("--data", "`--data`")
             out += [f"> Not comparable with this run: our test set has {results[0]['n_test']} images, the papers "
                     f"use the official {OFFICIAL_TEST_SIZE}-image test split; {hint}.", ""]
+        else:
+            # Only the size is checked: any other 624 films would pass.
+            out += [f"> This run's test set has {OFFICIAL_TEST_SIZE} images, the size of the official test split; "
+                    "xrayfeat cannot verify that it is that split, so the comparison holds only if it is.", ""]
         pkeys = (["roc_auc", "accuracy", "sensitivity", "specificity"] if len(classes) == 2
                  else ["bv_roc_auc", "bv_accuracy"])
         rows = []

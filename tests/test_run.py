@@ -281,3 +281,18 @@ def test_finished_work_is_reused_only_under_the_same_code_and_libraries(tmp_path
         assert not new.is_done("p") and new.stale("p")
         assert new.load_stage("shortcuts", {"n": 5}) is None
     assert code_digest() == code_digest() and len(code_digest()) == 16
+
+
+def test_too_many_folds_for_the_patients_is_one_error_before_any_pipeline(tmp_path, capsys):
+    import shutil
+
+    from xrayfeat.sample_data import sample_path
+
+    for cls in ("NORMAL", "PNEUMONIA"):
+        (tmp_path / "train" / cls).mkdir(parents=True)
+        for f in sorted((sample_path() / "train" / cls).iterdir())[:6]:
+            shutil.copy(f, tmp_path / "train" / cls / f.name)
+    assert main(["--train", str(tmp_path / "train"), "--out", str(tmp_path / "runs"), "--set", "cv.folds=10"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "fewer than cv.folds = 10" in err[0]
+    assert not list((tmp_path / "runs").glob("*/pipelines"))

@@ -362,9 +362,10 @@ class ConfusionDisplay:
         for (i, j), v in np.ndenumerate(cm):
             ax.text(j, i, str(v), ha="center", va="center", fontsize=9,
                     color="white" if v > cm.max() / 2 else "black")
-        short = [str(c)[:4] for c in self.classes]
-        ax.set_xticks(range(len(short)), short, fontsize=7)
-        ax.set_yticks(range(len(short)), short, fontsize=7)
+        # Whole names ("NORM" / "PNEU" / "VIRU" read as codes); long ones wrap at word breaks.
+        names = [str(c).replace(" ", "\n") for c in self.classes]
+        ax.set_xticks(range(len(names)), names, fontsize=6)
+        ax.set_yticks(range(len(names)), names, fontsize=6)
         ax.set_xlabel("predicted", fontsize=7)
         ax.set_ylabel("true", fontsize=7)
         if self.name:
