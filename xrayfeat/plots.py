@@ -369,11 +369,11 @@ def plot_explanation_sheet(explanations: Sequence[Any], images: Sequence[Any], p
     nrows = math.ceil(len(explanations) / ncols)
     texts = list(titles) if titles is not None else [explanation_title(e) for e in explanations]
     head = 0.16 * max(t.count("\n") + 1 for t in texts) + 0.1  # inches of title above each panel
-    fig = _figure_class()(figsize=(3.6 * ncols, (3.4 + head) * nrows))
+    fig = _figure_class()(figsize=(4.3 * ncols, (3.4 + head) * nrows))
     # Fixed margins rather than tight_layout, which draws the whole figure once more
-    # (half of the cost of a sheet).
-    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1 - head / ((3.4 + head) * nrows),
-                        wspace=0.04, hspace=head / 3.4)
+    # (half of the cost of a sheet); the gaps leave room for each panel's colour bar.
+    fig.subplots_adjust(left=0.01, right=1 - 0.85 / (4.3 * ncols), bottom=0.01, top=1 - head / ((3.4 + head) * nrows),
+                        wspace=0.3, hspace=head / 3.4)
     for k, (e, img) in enumerate(zip(explanations, images)):
         ax = fig.add_subplot(nrows, ncols, k + 1)
         plot_explanation(e, img, ax=ax, title=False)
