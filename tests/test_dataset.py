@@ -63,6 +63,27 @@ def _kaggle(root: Path) -> Path:
 )
 def test_patient_id(name, expected):
     assert patient_id(f"some/dir/{name}") == expected
+    assert patient_id(f"C:\\data\\train\\{name}") == expected  # a Windows path string, read anywhere
+
+
+def test_hidden_folders_are_passed_over_and_case_twins_refused(tmp_path):
+    root = _class_folder(tmp_path / "data")
+    _img(root / "NORMAL" / ".ipynb_checkpoints" / "IM-0001-0001-checkpoint.jpeg")
+    assert len(load_dataset(root)) == len(NORMAL) + len(PNEU)
+    _img(root / "normal" / "IM-0300-0001.jpeg") if not (root / "normal").exists() else None
+    if (root / "normal").samefile(root / "NORMAL"):
+        pytest.skip("case-insensitive file system")
+    with pytest.raises(DatasetError, match=r"has folders 'NORMAL' and 'normal', whose names differ only by case"):
+        load_dataset(root)
+
+
+def test_file_names_without_a_patient_are_said_to_be_one_patient_each(tmp_path):
+    root = _class_folder(tmp_path / "data")
+    _img(root / "NORMAL" / "scan_0001.jpeg")
+    _img(root / "NORMAL" / "scan_0002.jpeg")
+    with pytest.warns(UserWarning, match=r"2 of 11 file name\(s\) carry no patient id \(e.g. 'scan_000[12].jpeg'\)"):
+        ds = load_dataset(root)
+    assert len(set(ds.groups.tolist())) == 7 + 2  # 7 named patients, and one per unnamed scan
 
 
 def test_kaggle_layout_all_splits_and_one_split(tmp_path):
@@ -154,6 +175,14 @@ def test_bad_manifests(tmp_path, content, match):
     with pytest.raises(DatasetError, match=match) as info:
         load_dataset(csv)
     assert "m.csv" in str(info.value)
+
+
+def test_a_manifest_that_is_not_utf8_says_so(tmp_path):
+    _class_folder(tmp_path / "imgs")
+    csv = tmp_path / "m.csv"
+    csv.write_bytes("path,label\nimgs/NORMAL/IM-0001-0001.jpeg,NORMAL # r\xe9sum\xe9\n".encode("latin-1"))
+    with pytest.raises(DatasetError, match=r"m\.csv' is not UTF-8 text \(byte 0xe9"):
+        load_dataset(csv)
 
 
 def test_empty_and_missing_folders(tmp_path):

@@ -59,7 +59,8 @@ def patient_id(path: str | os.PathLike) -> str:
         ``"IM-XXXX"`` for both ``IM-XXXX-YYYY.jpeg`` and ``NORMAL2-IM-XXXX-YYYY.jpeg``
         (the data set's documentation gives XXXX as the patient for both; merging
         them can only make grouped splits more conservative); otherwise the file
-        stem, i.e. every image is its own patient.
+        stem, i.e. every image is its own patient (:func:`load_dataset` warns when
+        that happens). Both ``/`` and ``\\`` separate folders.
 
     Examples
     --------
@@ -68,7 +69,7 @@ def patient_id(path: str | os.PathLike) -> str:
     >>> patient_id("NORMAL2-IM-0412-0001.jpeg")
     'IM-0412'
     """
-    name = Path(path).name
+    name = _file_name(path)
     m = _PERSON.match(name)
     if m:
         return m.group(1).lower()
@@ -76,6 +77,12 @@ def patient_id(path: str | os.PathLike) -> str:
     if m:
         return f"IM-{m.group(1)}"
     return Path(name).stem
+
+
+def _file_name(path: str | os.PathLike) -> str:
+    # Both separators: a Windows path string read on Linux (from a manifest, say) would
+    # otherwise be one "name", and every image its own patient.
+    return re.split(r"[\\/]", os.fspath(path))[-1]
 
 
 def _natural_key(text: str) -> list:
@@ -185,8 +192,19 @@ class Dataset:
 
 
 def _child_dirs(folder: Path) -> dict[str, Path]:
-    """Sub-folders by lower-cased name (hidden ones skipped)."""
-    return {p.name.lower(): p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    """Sub-folders by lower-cased name (hidden ones skipped).
+
+    Two whose names differ only by case (``train/NORMAL`` and ``train/normal``) are
+    refused: keying them by one name would silently drop one of them.
+    """
+    out: dict[str, Path] = {}
+    for p in sorted(folder.iterdir()):
+        if p.is_dir() and not p.name.startswith("."):
+            if p.name.lower() in out:
+                raise DatasetError(f"{str(folder)!r} has folders {out[p.name.lower()].name!r} and {p.name!r}, "
+                                   "whose names differ only by case; merge them into one.")
+            out[p.name.lower()] = p
+    return out
 
 
 def _list_images(folder: Path, *, strict: bool = True) -> list[Path]:
@@ -197,8 +215,10 @@ def _list_images(folder: Path, *, strict: bool = True) -> list[Path]:
     """
     images, foreign = [], []
     for p in folder.rglob("*"):
-        if p.is_dir() or p.name.startswith(".") or p.name.lower() in _IGNORED_NAMES:
+        if p.is_dir() or p.name.lower() in _IGNORED_NAMES:
             continue
+        if any(part.startswith(".") for part in p.relative_to(folder).parts):
+            continue  # hidden files, and everything in hidden folders (.ipynb_checkpoints)
         (images if is_image_name(p) else foreign).append(p)
     if foreign and strict:
         shown = ", ".join(str(p) for p in sorted(foreign)[:5])
@@ -235,6 +255,14 @@ def _read_class_folder(folder: Path, split: str) -> list[tuple[str, str, str]]:
 
 def _read_manifest(csv_path: Path) -> list[tuple[str, str, str, str | None]]:
     """(path, label, split, patient or None) rows of a CSV manifest."""
+    try:
+        return _manifest_rows(csv_path)
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"manifest {str(csv_path)!r} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at "
+                           f"offset {exc.start}); save it as UTF-8.") from None
+
+
+def _manifest_rows(csv_path: Path) -> list[tuple[str, str, str, str | None]]:
     base = csv_path.parent
     with open(csv_path, newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
@@ -434,6 +462,7 @@ def load_dataset(
     if absent:
         raise DatasetError(f"{str(root)!r} has no image of class {absent}; all of {class_names} are needed.")
     groups = [p_id or patient_id(p) for p, p_id in zip(paths, patients)]
+    _warn_unknown_patients(paths, patients)
     dups = _check_duplicates(paths, final, groups, splits, duplicates)
     return Dataset(
         paths=np.array(paths, dtype=str),
@@ -444,6 +473,22 @@ def load_dataset(
         root=str(root),
         duplicates=dups,
     )
+
+
+def _warn_unknown_patients(paths: list[str], patients: list[str | None]) -> None:
+    """Say when file names carry no patient, so that every such image is its own patient."""
+    unknown = [p for p, given in zip(paths, patients) if not given and not _names_patient(p)]
+    if unknown:
+        warnings.warn(
+            f"{len(unknown)} of {len(paths)} file name(s) carry no patient id (e.g. "
+            f"{Path(unknown[0]).name!r}), so each of those images is its own patient and patient-grouped "
+            "cross-validation treats them as independent. If several images belong to one patient, list "
+            "them in a CSV manifest with a 'patient' column.", UserWarning, stacklevel=3)
+
+
+def _names_patient(path: str) -> bool:
+    name = _file_name(path)
+    return bool(_PERSON.match(name) or _IM.match(name))
 
 
 def patient_folds(
