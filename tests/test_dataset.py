@@ -287,6 +287,12 @@ def test_patient_folds_errors():
         patient_folds(np.array(["A", "B"]))
     with pytest.raises(ConfigError, match="n_splits"):
         patient_folds(np.array(["A", "B"]), np.array(["1", "2"]), n_splits=1)
+    with pytest.raises(DatasetError, match="non-empty 1-D labels and groups"):
+        patient_folds(np.array([["A", "B"]] * 4), np.array(["1", "2", "3", "4"]), n_splits=2)
+    with pytest.raises(DatasetError, match="non-empty 1-D labels and groups"):
+        patient_folds(np.array([]), np.array([]), n_splits=2)
+    folds = patient_folds(np.array(["A", "A", "B", "B"]), np.array([None, 1, "x", 2.0], dtype=object), n_splits=2)
+    assert sorted(np.concatenate([te for _, te in folds]).tolist()) == [0, 1, 2, 3]
 
 
 def test_embedded_sample():

@@ -151,6 +151,8 @@ class Dataset:
             splits=self.splits[index],
             class_names=self.class_names,
             root=self.root,
+            # Groups of kept duplicates whose files are all still in the subset.
+            duplicates=tuple(g for g in self.duplicates if set(g) <= set(self.paths[index].tolist())),
         )
 
     def split(self, name: str) -> Dataset:
@@ -520,9 +522,10 @@ def patient_folds(
     Raises
     ------
     ConfigError
-        If ``n_splits`` is not an int >= 2 or ``groups`` is missing.
+        If ``n_splits`` is not an int >= 2.
     DatasetError
-        If some class has fewer patients than ``n_splits``.
+        If ``groups`` is missing, the inputs are empty, not 1-D or of different
+        lengths, or some class has fewer patients than ``n_splits``.
     """
     from sklearn.model_selection import StratifiedGroupKFold
 
@@ -532,10 +535,17 @@ def patient_folds(
         owner="patient_folds",
     )
     if isinstance(labels, Dataset):
+        if groups is not None:
+            raise DatasetError("patient_folds takes groups from a Dataset; pass labels and groups, or the "
+                               "Dataset alone.")
         labels, groups = labels.labels, labels.groups
     if groups is None:
         raise DatasetError("patient_folds needs groups (patient ids) unless given a Dataset.")
-    labels, groups = np.asarray(labels), np.asarray(groups)
+    # As strings: ids of mixed types (None, numbers) would otherwise fail deep in sorting.
+    labels, groups = np.asarray(labels), np.asarray(groups).astype(str)
+    if labels.ndim != 1 or groups.ndim != 1 or not len(labels):
+        raise DatasetError(f"patient_folds needs non-empty 1-D labels and groups; got shapes {labels.shape} "
+                           f"and {groups.shape}.")
     if len(labels) != len(groups):
         raise DatasetError(f"labels has {len(labels)} entries but groups has {len(groups)}.")
     for cls in np.unique(labels):
