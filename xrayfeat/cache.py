@@ -238,6 +238,12 @@ class FeatureCache:
             conn.close()
             if isinstance(exc, XrayfeatError):
                 raise
+            if not _can_write(self.path):
+                # Which statement fails first on a file that cannot be written (and which
+                # error it gives, "readonly" or "disk I/O") depends on its WAL files.
+                raise CacheError(f"the feature cache {str(self.path)!r} is not writable ({exc}); check the "
+                                 f"permissions of the file and its folder; or {_ELSEWHERE}",
+                                 kind="permission") from None
             raise self._error(exc) from None
         return conn
 
@@ -496,6 +502,15 @@ class FeatureCache:
                 conn, lambda: conn.execute("DELETE FROM features WHERE config = ?", (config,)).rowcount
             )
         return int(n)
+
+
+def _can_write(path: Path) -> bool:
+    """Whether this process can open the existing file ``path`` for writing (root included)."""
+    try:
+        with open(path, "r+b"):
+            return True
+    except OSError:
+        return False
 
 
 # The remedy every cache error ends with, in the words of both the API and the console script.
