@@ -388,3 +388,5 @@ def test_fit_can_leave_unreadable_training_films_out(train, tmp_path):
     clean = xrayfeat.fit((list(train.paths), list(train.labels)), features=FAST, cv=3)
     np.testing.assert_array_equal(m.predict_proba(train.paths[:5]), clean.predict_proba(train.paths[:5]))
     assert clean.skipped_ == {}
+    with pytest.raises(ConfigError, match=r"none of the 2 training image\(s\) could be read"):
+        xrayfeat.fit(([str(bad), str(bad)], ["NORMAL", "PNEUMONIA"]), features=FAST, on_error="skip")

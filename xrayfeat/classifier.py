@@ -284,6 +284,9 @@ class XrayClassifier(ClassifierMixin, BaseEstimator):
         F, info = self.features_.transform_with_info(X, on_error=on_error)
         self.skipped_ = {X[i] if isinstance(X[i], str) else f"<array {i}>": reason
                          for i, reason in info.errors.items()}
+        if len(info.errors) == len(y):
+            raise ConfigError(f"none of the {len(y)} training image(s) could be read; the first: "
+                              f"{next(iter(info.errors.values()))}")
         if info.errors:
             keep = np.setdiff1d(np.arange(len(y)), list(info.errors))
             warnings.warn(f"left {skipped_summary(info.errors)} out of the fit (listed in skipped_)",
