@@ -124,7 +124,8 @@ def _sweeps(models: dict[str, dict], y: np.ndarray, path: Path, dpi: int) -> Pat
         ax.set_xlabel("threshold on P(pneumonia)", fontsize=7)
         ax.tick_params(labelsize=6)
     axes[0].legend(fontsize=6, loc="lower center")
-    fig.suptitle("Test-split metrics vs threshold (dashed: threshold chosen by cross-validation)", fontsize=8)
+    fig.suptitle("Test-split metrics vs threshold (dashed: the model's own threshold, chosen without the "
+                 "test split)", fontsize=8)
     return _save(fig, path, dpi)
 
 

@@ -201,8 +201,8 @@ def _shortcuts_md(shortcuts: dict[str, Any]) -> list[str]:
            "`benchmarks/shortcut_validation.py`).", ""]
     rows = [[name, _f(r["cv_roc_auc"]), _f(r["swap_balanced_accuracy"]), _f(r["swap_auc_donor"]),
              _f(r["swap_auc_recipient"]), _f(r["follows_donor"])] for name, r in reps.items()]
-    out += _table(["pipeline", "CV AUC", "swap BalAcc", "swap AUC (chest)", "swap AUC (rest)",
-                   "follows chest"], rows)
+    out += _table(["pipeline", "CV AUC (pooled out-of-fold)", "swap BalAcc", "swap AUC (chest)",
+                   "swap AUC (rest)", "follows chest"], rows)
     out += ["", f"{any_rep['n_composites']} composites per pipeline ({any_rep['n_skipped']} training films had no "
             f"plausible lung mask and were not swapped); seed {shortcuts['seed']}, {shortcuts['folds']} folds, "
             f"{shortcuts['wall_s']:.0f} s.", ""]
