@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from xrayfeat.dataset import fewest_patients
 from xrayfeat.exceptions import ConfigError, DatasetError, XrayfeatError
 
 from .config import config_hash, expand_pipelines, resolve_config
@@ -259,12 +260,11 @@ def run(cfg: dict[str, Any], *, log: Log = _print) -> dict[str, Any]:
     specs = expand_pipelines(cfg)
     train, test, data = load_data(cfg)
     folds = cfg["cv"]["folds"]
-    for cls in train.class_names:
-        n_pat = len(set(train.groups[train.labels == cls].tolist()))
-        if n_pat < folds:
-            # Once, before any pipeline, instead of one failure per pipeline.
-            raise ConfigError(f"class {cls!r} has {n_pat} patient(s) in the training data, fewer than "
-                              f"cv.folds = {folds}; add images or lower it (--set cv.folds=...).")
+    cls, n_pat = fewest_patients(train.labels, train.groups)
+    if n_pat < folds:
+        # Once, before any pipeline, instead of one failure per pipeline.
+        raise ConfigError(f"class {str(cls)!r} has {n_pat} patient(s) in the training data, fewer than "
+                          f"cv.folds = {folds}; add images or lower it (--set cv.folds=...).")
     vers = versions()
     # The images themselves are part of the identity: adding or removing files in the
     # same folders must not reuse finished pipelines whose predictions no longer align.

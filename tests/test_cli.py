@@ -152,6 +152,7 @@ def test_fit_skip_unreadable_lists_the_files_it_left_out(tmp_path, capsys):
     assert main(["fit", str(data), "-o", str(tmp_path / "m.xrf"), "--cv", "3", "--skip-unreadable"]) == 0
     err = capsys.readouterr().err
     assert "xrayfeat: skipped: " in err and "IM-9999-0001.jpeg" in err and "model written to" in err
+    assert err.count("IM-9999-0001.jpeg") == 1  # listed once, not also in a warning
 
 
 def test_fit_duplicates_option_is_the_remedy_the_error_names(tmp_path, capsys):

@@ -257,14 +257,20 @@ class FeatureCache:
             try:
                 conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?{query}", uri=True,
                                        timeout=self.timeout, isolation_level=None, check_same_thread=False)
+            except sqlite3.Error:
+                continue
+            try:
                 conn.text_factory = _lenient_text
                 if self._check_tables(conn):
                     self._check_version(conn)
                     conn.execute("SELECT COUNT(*) FROM features").fetchone()
                     return conn
-                conn.close()
             except sqlite3.Error:
-                continue
+                pass
+            except XrayfeatError:  # another program's database, another schema: said as is
+                conn.close()
+                raise
+            conn.close()
         raise writable_error
 
     def _check_tables(self, conn: sqlite3.Connection) -> bool:

@@ -379,14 +379,12 @@ class CalibratedThresholdClassifier(ClassifierMixin, BaseEstimator):
 
     def _folds(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray) -> list:
         if isinstance(self.cv, Integral):
-            from .dataset import patient_folds
+            from .dataset import fewest_patients, patient_folds
 
-            for cls in np.unique(y):
-                n_pat = len(set(groups[y == cls].tolist()))
-                if n_pat < self.cv:
-                    raise ConfigError(f"class {str(cls)!r} has {n_pat} patient(s), fewer than cv={self.cv} "
-                                      "folds; add images or lower cv.")
-
+            cls, n_pat = fewest_patients(y, groups)
+            if n_pat < self.cv:  # said in this estimator's terms, before patient_folds would
+                raise ConfigError(f"class {str(cls)!r} has {n_pat} patient(s), fewer than cv={self.cv} "
+                                  "folds; add images or lower cv.")
             return patient_folds(y, groups, n_splits=int(self.cv), random_state=self.random_state)
         pairs = self.cv if isinstance(self.cv, (list, tuple)) else self.cv.split(X, y, groups)
         folds = [(np.asarray(tr, dtype=np.int64), np.asarray(te, dtype=np.int64)) for tr, te in pairs]

@@ -186,9 +186,12 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     name = resolve_classifier(args.classifier, BINARY_CLASSES if args.labels == "binary" else THREE_CLASSES)
     _say(f"fitting a {args.labels} {name} model on {what} ...")
     t0 = time.perf_counter()
-    model = fit(data, classifier=args.classifier, threshold=args.threshold, labels=args.labels,
-                cv=args.cv, random_state=args.seed, memory=args.cache, n_jobs=args.jobs,
-                on_error="skip" if args.skip_unreadable else "raise", duplicates=args.duplicates)
+    with warnings.catch_warnings():
+        # The skipped files are listed below, one per line, instead of in one warning.
+        warnings.filterwarnings("ignore", message=r"left \d+ unreadable image")
+        model = fit(data, classifier=args.classifier, threshold=args.threshold, labels=args.labels,
+                    cv=args.cv, random_state=args.seed, memory=args.cache, n_jobs=args.jobs,
+                    on_error="skip" if args.skip_unreadable else "raise", duplicates=args.duplicates)
     for name, reason in model.skipped_.items():
         _say(f"skipped: {reason}")
     out = save(model, args.output)

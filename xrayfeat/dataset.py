@@ -21,7 +21,7 @@ import warnings
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -70,13 +70,16 @@ def patient_id(path: str | os.PathLike) -> str:
     'IM-0412'
     """
     name = _file_name(path)
+    return _named_patient(name) or Path(name).stem
+
+
+def _named_patient(name: str) -> str | None:
+    """The patient a Kermany file name carries, or None."""
     m = _PERSON.match(name)
     if m:
         return m.group(1).lower()
     m = _IM.match(name)
-    if m:
-        return f"IM-{m.group(1)}"
-    return Path(name).stem
+    return f"IM-{m.group(1)}" if m else None
 
 
 def _file_name(path: str | os.PathLike) -> str:
@@ -463,8 +466,19 @@ def load_dataset(
     absent = [c for c in class_names if c not in present]
     if absent:
         raise DatasetError(f"{str(root)!r} has no image of class {absent}; all of {class_names} are needed.")
-    groups = [p_id or patient_id(p) for p, p_id in zip(paths, patients)]
-    _warn_unknown_patients(paths, patients)
+    groups, unknown = [], []
+    for p, given in zip(paths, patients):
+        name = _file_name(p)
+        named = given or _named_patient(name)
+        if named is None:
+            unknown.append(name)
+        groups.append(named or Path(name).stem)  # as patient_id would give
+    if unknown:
+        warnings.warn(
+            f"{len(unknown)} of {len(paths)} file name(s) carry no patient id (e.g. {unknown[0]!r}), so each "
+            "of those images is its own patient and patient-grouped cross-validation treats them as "
+            "independent. If several images belong to one patient, list them in a CSV manifest with a "
+            "'patient' column.", UserWarning, stacklevel=2)
     dups = _check_duplicates(paths, final, groups, splits, duplicates)
     return Dataset(
         paths=np.array(paths, dtype=str),
@@ -477,20 +491,22 @@ def load_dataset(
     )
 
 
-def _warn_unknown_patients(paths: list[str], patients: list[str | None]) -> None:
-    """Say when file names carry no patient, so that every such image is its own patient."""
-    unknown = [p for p, given in zip(paths, patients) if not given and not _names_patient(p)]
-    if unknown:
-        warnings.warn(
-            f"{len(unknown)} of {len(paths)} file name(s) carry no patient id (e.g. "
-            f"{Path(unknown[0]).name!r}), so each of those images is its own patient and patient-grouped "
-            "cross-validation treats them as independent. If several images belong to one patient, list "
-            "them in a CSV manifest with a 'patient' column.", UserWarning, stacklevel=3)
+def fewest_patients(labels: np.ndarray, groups: np.ndarray) -> tuple[Any, int]:
+    """The class with the fewest patients, and how many: the most folds a grouped CV allows.
 
+    Parameters
+    ----------
+    labels, groups : ndarray of shape (n,)
+        Class labels and patient ids (non-empty).
 
-def _names_patient(path: str) -> bool:
-    name = _file_name(path)
-    return bool(_PERSON.match(name) or _IM.match(name))
+    Returns
+    -------
+    tuple
+        ``(class, number of patients)``.
+    """
+    counts = {cls: len(set(groups[labels == cls].tolist())) for cls in np.unique(labels)}
+    cls = min(counts, key=counts.get)
+    return cls, counts[cls]
 
 
 def patient_folds(
@@ -548,13 +564,12 @@ def patient_folds(
                            f"and {groups.shape}.")
     if len(labels) != len(groups):
         raise DatasetError(f"labels has {len(labels)} entries but groups has {len(groups)}.")
-    for cls in np.unique(labels):
-        n_pat = len(set(groups[labels == cls]))
-        if n_pat < n_splits:
-            raise DatasetError(
-                f"class {str(cls)!r} has only {n_pat} patient(s), fewer than n_splits={n_splits}; "
-                "use fewer folds."
-            )
+    cls, n_pat = fewest_patients(labels, groups)
+    if n_pat < n_splits:
+        raise DatasetError(
+            f"class {str(cls)!r} has only {n_pat} patient(s), fewer than n_splits={n_splits}; "
+            "use fewer folds."
+        )
     cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
     return [(tr, te) for tr, te in cv.split(np.zeros(len(labels)), labels, groups)]
 

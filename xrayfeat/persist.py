@@ -257,7 +257,7 @@ def save(model: Any, path: str | os.PathLike) -> Path:
     try:
         # Deflate: the schema (thousands of feature names) and float arrays shrink well.
         sio.dump(payload, tmp, compression=zipfile.ZIP_DEFLATED, compresslevel=6)
-        refused = _refused_types(_named_types(Path(tmp)))
+        refused = _refused_types(_named_types(_schema(Path(tmp))))
         if refused:
             # Refused now, not by load() after a long fit has been thrown away.
             raise ModelFileError(
@@ -314,16 +314,19 @@ def _check_archive(path: Path) -> None:
     )
 
 
-def _named_types(path: Path) -> set[str]:
-    """Every type and function a skops archive's schema names, as ``module.name``.
+def _schema(path: Path) -> Any:
+    """A skops archive's ``schema.json``, parsed (read once; nothing is constructed)."""
+    with zipfile.ZipFile(path) as zf:
+        return json.loads(zf.read("schema.json"))
 
-    Read from ``schema.json`` alone, before anything is constructed. Each node of
-    the schema that stands for an object, a type or a function carries
+
+def _named_types(schema: Any) -> set[str]:
+    """Every type and function a skops schema names, as ``module.name``.
+
+    Each node of the schema that stands for an object, a type or a function carries
     ``__module__`` and ``__class__``; a data dict with such keys only adds names,
     so the check can refuse more, never less.
     """
-    with zipfile.ZipFile(path) as zf:
-        schema = json.loads(zf.read("schema.json"))
     names: set[str] = set()
     stack = [schema]
     while stack:
@@ -342,17 +345,15 @@ def _refused_types(names: set[str]) -> list[str]:
     return sorted(names - ALLOWED_TYPES - _EXTRA_ALLOWED - _VALUE_TYPES)
 
 
-def _declared_format_version(path: Path) -> int | None:
-    """The ``format_version`` a model file declares, read from its JSON schema alone.
+def _declared_format_version(schema: Any) -> int | None:
+    """The ``format_version`` a model file's schema declares, if it declares one.
 
     Lets an old file be told apart from a tampered one before its types are checked:
     a format-1 file names types this version no longer allows.
     """
     try:
-        with zipfile.ZipFile(path) as zf:
-            schema = json.loads(zf.read("schema.json"))
         return int(json.loads(schema["content"]["format_version"]["content"]))
-    except (KeyError, TypeError, ValueError, OSError, zipfile.BadZipFile):
+    except (KeyError, TypeError, ValueError):
         return None
 
 
@@ -385,10 +386,11 @@ def load(path: str | os.PathLike) -> Any:
     _check_archive(path)
     try:
         found = sio.get_untrusted_types(file=path)
-        refused = _refused_types(_named_types(path))
+        schema = _schema(path)
+        refused = _refused_types(_named_types(schema))
     except Exception as exc:  # skops raises assorted errors on damaged archives
         raise ModelFileError(f"{str(path)!r} is corrupt or was tampered with ({type(exc).__name__}: {exc}).") from None
-    declared = _declared_format_version(path)
+    declared = _declared_format_version(schema)
     if refused and declared is not None and declared < FORMAT_VERSION and set(refused) <= _FORMAT_1_TYPES:
         raise ModelFileError(
             f"{str(path)!r} was written by an older xrayfeat (format {declared}, this version reads "

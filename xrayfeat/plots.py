@@ -372,8 +372,8 @@ def plot_explanation_sheet(explanations: Sequence[Any], images: Sequence[Any], p
     fig = _figure_class()(figsize=(4.3 * ncols, (3.4 + head) * nrows))
     # Fixed margins rather than tight_layout, which draws the whole figure once more
     # (half of the cost of a sheet); the gaps leave room for each panel's colour bar.
-    fig.subplots_adjust(left=0.01, right=1 - 0.85 / (4.3 * ncols), bottom=0.01, top=1 - head / ((3.4 + head) * nrows),
-                        wspace=0.3, hspace=head / 3.4)
+    fig.subplots_adjust(left=0.01, right=1 - 0.85 / (4.3 * ncols), bottom=0.01,
+                        top=1 - head / ((3.4 + head) * nrows), wspace=0.3, hspace=head / 3.4)
     for k, (e, img) in enumerate(zip(explanations, images)):
         ax = fig.add_subplot(nrows, ncols, k + 1)
         plot_explanation(e, img, ax=ax, title=False)
